@@ -1,0 +1,562 @@
+//! Avatars: who may change whose avatar, turning untrusted bytes or URLs into a stored avatar, and
+//! what `/avatar/...` shows.
+//!
+//! The write path never loses an avatar: the new image is decoded, processed and written to the blob
+//! store before the user's record is switched to it in one transaction, and the replaced blob is
+//! removed only after that commit. A rejected upload therefore changes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use avatard_fetch::{Allowlist, FetchError, FetchPolicy, Fetcher};
+use avatard_imaging::{AvatarOptions, Limits, Sniffed, initials};
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::json;
+use tokio::sync::{Mutex, MutexGuard, Semaphore};
+
+use crate::DomainConfig;
+use crate::accounts::{Accounts, TargetParams};
+use crate::authorization::{self, Authorization};
+use crate::error::{Error, Result, StoreError};
+use crate::ids;
+use crate::model::{AvatarOrigin, AvatarRecord, User, UserRecord};
+use crate::settings::{self, Settings};
+use crate::size::human_size;
+use crate::store::{BlobStore, MetadataStore};
+
+/// `Last-Modified` of every generated initials image, and the `If-Modified-Since` value that gets a
+/// 304 for it (R6.4 step 6).
+pub const INITIALS_LAST_MODIFIED: &str = "Thu, 01 Jan 2015 00:00:00 GMT";
+
+/// How long fetching an `avatarUrl` may take, all included (R3.4).
+const URL_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes to one user's avatar are serialised through one of these locks, so two concurrent changes
+/// cannot interleave their commit and their clean-up of the replaced blob.
+const WRITE_LOCK_STRIPES: usize = 64;
+
+/// What the server shows for an avatar request.
+#[derive(Debug)]
+pub enum AvatarView {
+    /// An uploaded avatar.
+    Stored { record: AvatarRecord, bytes: Bytes },
+    /// A generated initials image for `name`.
+    Initials {
+        name: String,
+        all_initials: bool,
+        /// Whether the constant `If-Modified-Since` may answer 304 (not for `@name` requests).
+        revalidate: bool,
+    },
+    /// `/avatar/uid/<id>` of a user that does not exist.
+    NotFound,
+}
+
+/// A rendered initials image.
+pub struct RenderedInitials {
+    pub content_type: &'static str,
+    pub body: Bytes,
+}
+
+/// An uploaded image file, as the multipart parser delivered it.
+pub struct Upload {
+    pub bytes: Bytes,
+}
+
+#[derive(Clone)]
+pub struct Avatars {
+    store: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
+    settings: Settings,
+    authz: Authorization,
+    accounts: Accounts,
+    fetcher: Fetcher,
+    /// Bounds concurrent image decoding: each decode may hold hundreds of MB of pixels.
+    image_work: Arc<Semaphore>,
+    write_locks: Arc<[Mutex<()>]>,
+    /// The most bytes ever read for one image, whatever `FileUpload_MaxFileSize` says.
+    upload_ceiling: u64,
+}
+
+impl Avatars {
+    pub fn new(
+        store: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        settings: Settings,
+        authz: Authorization,
+        accounts: Accounts,
+        config: &DomainConfig,
+    ) -> Self {
+        Avatars {
+            store,
+            blobs,
+            settings,
+            authz,
+            accounts,
+            fetcher: Fetcher::new(),
+            image_work: Arc::new(Semaphore::new(config.image_workers.max(1))),
+            write_locks: (0..WRITE_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            upload_ceiling: config.upload_ceiling,
+        }
+    }
+
+    /// How many bytes of an uploaded file to accept before failing it as truncated (R3.3): the
+    /// `FileUpload_MaxFileSize` setting when it is positive, never more than the operator's ceiling.
+    pub fn upload_stream_limit(&self) -> u64 {
+        match self.settings.int(settings::MAX_FILE_SIZE) {
+            limit if limit > 0 => (limit as u64).min(self.upload_ceiling),
+            _ => self.upload_ceiling,
+        }
+    }
+
+    /// R3.2 steps 3–4: may the caller set an avatar, and for whom (from the JSON body only).
+    pub async fn authorize_set(
+        &self,
+        caller: &UserRecord,
+        params: &TargetParams,
+    ) -> Result<UserRecord> {
+        let can_edit = self
+            .authz
+            .has_permission(&caller.user, authorization::EDIT_OTHER_USER_AVATAR);
+        if !self.settings.bool(settings::ALLOW_USER_AVATAR_CHANGE) && !can_edit {
+            return Err(Error::meteor(
+                "error-not-allowed",
+                Some("Change avatar is not allowed"),
+                Some(json!({"method": "users.setAvatar"})),
+            ));
+        }
+        if params.names_self(&caller.user) {
+            return Ok(caller.clone());
+        }
+        if !can_edit {
+            return Err(Error::forbidden());
+        }
+        self.accounts.user_from_params(params).await
+    }
+
+    /// R3.2 step 7: multipart form fields `userId` (preferred) or `username` replace the target.
+    pub async fn retarget_upload(
+        &self,
+        caller: &UserRecord,
+        target: UserRecord,
+        form_user_id: Option<&str>,
+        form_username: Option<&str>,
+    ) -> Result<UserRecord> {
+        let found = match (
+            form_user_id.filter(|v| !v.is_empty()),
+            form_username.filter(|v| !v.is_empty()),
+        ) {
+            (Some(id), _) => self.accounts.by_id(id).await?,
+            (None, Some(name)) => self.accounts.by_username(name).await?,
+            (None, None) => return Ok(target),
+        };
+        let Some(found) = found else {
+            return Err(Error::meteor(
+                "error-invalid-user",
+                Some(
+                    r#"The optional "userId" or "username" param provided does not match any users"#,
+                ),
+                None,
+            ));
+        };
+        if found.user.id != caller.user.id
+            && !self
+                .authz
+                .has_permission(&caller.user, authorization::EDIT_OTHER_USER_AVATAR)
+        {
+            return Err(Error::meteor(
+                "error-not-allowed",
+                Some("Not allowed"),
+                None,
+            ));
+        }
+        Ok(found)
+    }
+
+    /// R3.5, "rest" flow: store an uploaded file as the target's avatar.
+    pub async fn set_from_upload(&self, target: &User, upload: Upload) -> Result<AvatarRecord> {
+        self.store_avatar(target, upload.bytes, AvatarOrigin::Rest)
+            .await
+    }
+
+    /// R3.4: fetch `url` through the SSRF-checked client and store it as the target's avatar.
+    pub async fn set_from_url(&self, target: &User, url: &str) -> Result<AvatarRecord> {
+        let invalid_encoded = || invalid_url(&encode_uri(url), url);
+        let policy = FetchPolicy {
+            allowlist: Allowlist::parse(&self.settings.string(settings::SSRF_ALLOWLIST)),
+            max_bytes: Some(self.upload_stream_limit()),
+            timeout: URL_FETCH_TIMEOUT,
+        };
+        let fetched = match self.fetcher.get(url, &policy).await {
+            Ok(fetched) => fetched,
+            Err(FetchError::TooLarge(_)) => return Err(self.too_large()),
+            Err(err) => {
+                tracing::info!(%url, %err, "avatar URL refused or unreachable");
+                return Err(invalid_encoded());
+            }
+        };
+        match fetched.status {
+            200 => {}
+            404 => return Err(invalid_url(url, url)),
+            _ => {
+                return Err(Error::meteor(
+                    "error-avatar-url-handling",
+                    Some(&format!(
+                        "Error while handling avatar setting from a URL ({}) for {}",
+                        encode_uri(url),
+                        target.username
+                    )),
+                    Some(
+                        json!({"function": "RocketChat.setUserAvatar", "url": url, "username": target.username}),
+                    ),
+                ));
+            }
+        }
+        let is_image = fetched
+            .content_type
+            .as_deref()
+            .and_then(|ct| ct.find("image/").map(|at| ct.len() > at + "image/".len()))
+            .unwrap_or(false);
+        if !is_image {
+            return Err(invalid_url(url, url));
+        }
+        self.store_avatar(target, fetched.body, AvatarOrigin::Url)
+            .await
+    }
+
+    fn too_large(&self) -> Error {
+        let limit = self.settings.int(settings::MAX_FILE_SIZE);
+        let limit = if limit >= 0 {
+            limit as u64
+        } else {
+            self.upload_ceiling
+        };
+        Error::meteor(
+            "error-file-too-large",
+            Some(&format!(
+                "File size exceeds upload limit of {}.",
+                human_size(limit)
+            )),
+            None,
+        )
+    }
+
+    /// The shared tail of both flows: validate, process, write the blob, switch the record, clean up.
+    async fn store_avatar(
+        &self,
+        target: &User,
+        bytes: Bytes,
+        origin: AvatarOrigin,
+    ) -> Result<AvatarRecord> {
+        if bytes.is_empty() {
+            return Err(Error::meteor(
+                "file-too-small",
+                Some("File size (size = 0) is too small (min = 1)"),
+                None,
+            ));
+        }
+        let max = self.settings.int(settings::MAX_FILE_SIZE);
+        if max > -1 && bytes.len() as u64 > max as u64 || bytes.len() as u64 > self.upload_ceiling {
+            return Err(self.too_large());
+        }
+        if let Sniffed::Unknown = avatard_imaging::sniff(&bytes) {
+            return Err(Error::meteor(
+                "error-invalid-file-type",
+                Some("File type is not accepted."),
+                None,
+            ));
+        }
+        let avatar = self.process(bytes).await?;
+        let hash = ids::sha256_hex(&avatar.bytes);
+        let record = AvatarRecord {
+            blob_key: format!("{}/{hash}", target.id),
+            etag: hash[..32].to_owned(),
+            origin,
+            content_type: avatar.format.mime().to_owned(),
+            size: avatar.bytes.len() as u64,
+            uploaded_at: Utc::now(),
+        };
+
+        let _writing = self.write_lock(&target.id).await;
+        self.blobs
+            .put(&record.blob_key, Bytes::from(avatar.bytes))
+            .await?;
+        let replaced = match self.store.commit_avatar(&target.id, &record).await {
+            Ok(replaced) => replaced,
+            Err(err) => {
+                self.discard_blob(&record.blob_key).await;
+                return Err(match err {
+                    StoreError::NotFound => {
+                        Error::meteor("error-invalid-user", Some("Invalid user"), None)
+                    }
+                    other => other.into(),
+                });
+            }
+        };
+        if let Some(old) = replaced.filter(|old| *old != record.blob_key) {
+            self.discard_blob(&old).await;
+        }
+        Ok(record)
+    }
+
+    /// Decode and process on the blocking pool, a bounded number at a time.
+    async fn process(&self, bytes: Bytes) -> Result<avatard_imaging::Avatar> {
+        let size = self.settings.int(settings::AVATAR_SIZE).clamp(16, 1024) as u32;
+        let options = AvatarOptions {
+            size,
+            resize: self.settings.bool(settings::AVATAR_RESIZE),
+            auto_orient: self.settings.bool(settings::ROTATE_IMAGES),
+            limits: Limits::default(),
+        };
+        let _permit = self.image_work.acquire().await.map_err(Error::internal)?;
+        tokio::task::spawn_blocking(move || avatard_imaging::process_avatar(&bytes, &options))
+            .await
+            .map_err(Error::internal)?
+            .map_err(|err| Error::meteor("error-invalid-file-type", Some(&err.to_string()), None))
+    }
+
+    async fn discard_blob(&self, key: &str) {
+        // Unreferenced either way; a failure leaves only garbage, never a broken avatar.
+        if let Err(err) = self.blobs.delete(key).await {
+            tracing::warn!(%key, %err, "could not remove an unreferenced avatar blob");
+        }
+    }
+
+    async fn write_lock(&self, user_id: &str) -> MutexGuard<'_, ()> {
+        let stripe = user_id
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
+            % self.write_locks.len();
+        self.write_locks[stripe].lock().await
+    }
+
+    /// `users.resetAvatar` (R4.1–R4.5).
+    pub async fn reset(&self, caller: &UserRecord, params: &TargetParams) -> Result<()> {
+        let target = self.accounts.user_from_params(params).await?;
+        let allow_change = self.settings.bool(settings::ALLOW_USER_AVATAR_CHANGE);
+        let caller_user = &caller.user;
+        if !(allow_change && target.user.id == caller_user.id)
+            && !self
+                .authz
+                .has_permission(caller_user, authorization::EDIT_OTHER_USER_AVATAR)
+            && !self
+                .authz
+                .has_permission(caller_user, authorization::MANAGE_MODERATION_ACTIONS)
+        {
+            return Err(Error::meteor(
+                "error-not-allowed",
+                Some("Reset avatar is not allowed"),
+                Some(json!({"method": "users.resetAvatar"})),
+            ));
+        }
+        // The inner reset re-checks only `edit-other-user-avatar`, so moderation alone never suffices.
+        let can_edit = self
+            .authz
+            .has_permission(caller_user, authorization::EDIT_OTHER_USER_AVATAR);
+        if !allow_change && !can_edit {
+            return Err(Error::meteor(
+                "error-not-allowed",
+                Some("Not allowed"),
+                Some(json!({"method": "resetAvatar"})),
+            ));
+        }
+        if target.user.id != caller_user.id && !can_edit {
+            return Err(Error::meteor(
+                "error-unauthorized",
+                Some("Unauthorized"),
+                None,
+            ));
+        }
+        let _writing = self.write_lock(&target.user.id).await;
+        if let Some(old) = self.store.clear_avatar(&target.user.id).await? {
+            self.discard_blob(&old).await;
+        }
+        Ok(())
+    }
+
+    /// `/avatar/<username>` (R6.4 steps 4–8).
+    pub async fn for_username(&self, requested: &str) -> Result<AvatarView> {
+        let use_name = self.settings.bool(settings::USE_NAME_AVATAR);
+        if let Some(name) = requested.strip_prefix('@') {
+            return Ok(AvatarView::Initials {
+                name: name.to_owned(),
+                all_initials: use_name,
+                revalidate: false,
+            });
+        }
+        if let Some(record) = self.store.avatar_by_exact_username(requested).await?
+            && let Some(view) = self.stored_view(record).await?
+        {
+            return Ok(view);
+        }
+        if use_name
+            && let Some(found) = self.store.user_by_username(requested).await?
+            && !found.user.name.is_empty()
+        {
+            return Ok(AvatarView::Initials {
+                name: found.user.name,
+                all_initials: true,
+                revalidate: true,
+            });
+        }
+        Ok(AvatarView::Initials {
+            name: requested.to_owned(),
+            all_initials: false,
+            revalidate: true,
+        })
+    }
+
+    /// `/avatar/uid/<userId>` (R6.5).
+    pub async fn for_user_id(&self, id: &str) -> Result<AvatarView> {
+        let Some(found) = self.store.user_by_id(id).await? else {
+            return Ok(AvatarView::NotFound);
+        };
+        if let Some(record) = found.avatar.clone()
+            && let Some(view) = self.stored_view(record).await?
+        {
+            return Ok(view);
+        }
+        let user = found.user;
+        Ok(
+            if self.settings.bool(settings::USE_NAME_AVATAR) && !user.name.is_empty() {
+                AvatarView::Initials {
+                    name: user.name,
+                    all_initials: true,
+                    revalidate: true,
+                }
+            } else {
+                AvatarView::Initials {
+                    name: user.username,
+                    all_initials: false,
+                    revalidate: true,
+                }
+            },
+        )
+    }
+
+    async fn stored_view(&self, record: AvatarRecord) -> Result<Option<AvatarView>> {
+        match self.blobs.get(&record.blob_key).await? {
+            Some(bytes) => Ok(Some(AvatarView::Stored { record, bytes })),
+            None => {
+                // Breaks the store invariant; show initials rather than an error, and say so loudly.
+                tracing::error!(key = %record.blob_key, "avatar record names a missing blob");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The initials image (R6.8) at `?size=`, as SVG or, for `?format=png|jpg|jpeg`, rasterised.
+    pub async fn render_initials(
+        &self,
+        name: &str,
+        all_initials: bool,
+        size: Option<&str>,
+        format: Option<&str>,
+    ) -> Result<RenderedInitials> {
+        let svg = initials::svg(name, initials::view_size(size), all_initials);
+        let raster = match format {
+            Some("png") => Some((initials::RasterFormat::Png, "image/png")),
+            Some("jpg") => Some((initials::RasterFormat::Jpeg, "image/jpg")),
+            Some("jpeg") => Some((initials::RasterFormat::Jpeg, "image/jpeg")),
+            _ => None,
+        };
+        let Some((raster_format, content_type)) = raster else {
+            return Ok(RenderedInitials {
+                content_type: "image/svg+xml",
+                body: Bytes::from(svg),
+            });
+        };
+        let _permit = self.image_work.acquire().await.map_err(Error::internal)?;
+        let body = tokio::task::spawn_blocking(move || initials::rasterize(&svg, raster_format))
+            .await
+            .map_err(Error::internal)?
+            .map_err(Error::internal)?;
+        Ok(RenderedInitials {
+            content_type,
+            body: Bytes::from(body),
+        })
+    }
+}
+
+impl Avatars {
+    /// `users.getAvatarSuggestion` (R5.2): a Gravatar for the user's email, only when the operator
+    /// enabled `Accounts_AvatarSuggestGravatar`; an unreachable or missing Gravatar suggests nothing.
+    pub async fn suggestions(&self, user: &User) -> serde_json::Map<String, serde_json::Value> {
+        let mut suggestions = serde_json::Map::new();
+        let Some(email) = user
+            .email
+            .as_ref()
+            .filter(|_| self.settings.bool(settings::AVATAR_SUGGEST_GRAVATAR))
+        else {
+            return suggestions;
+        };
+        // Gravatar accepts SHA-256 of the trimmed, lower-cased address.
+        let hash = ids::sha256_hex(email.address.trim().to_lowercase().as_bytes());
+        let url = format!("https://www.gravatar.com/avatar/{hash}?default=404&size=200");
+        let policy = FetchPolicy {
+            allowlist: Allowlist::default(),
+            max_bytes: Some(self.upload_stream_limit()),
+            timeout: URL_FETCH_TIMEOUT,
+        };
+        match self.fetcher.get(&url, &policy).await {
+            Ok(fetched) if fetched.status == 200 => {
+                let content_type = fetched
+                    .content_type
+                    .unwrap_or_else(|| "image/jpeg".to_owned());
+                let blob = format!(
+                    "data:{content_type};base64,{}",
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        &fetched.body
+                    )
+                );
+                suggestions.insert(
+                    "gravatar".into(),
+                    json!({"blob": blob, "contentType": content_type, "service": "gravatar", "url": url}),
+                );
+            }
+            Ok(_) => {}
+            Err(err) => tracing::debug!(%err, "no Gravatar suggestion"),
+        }
+        suggestions
+    }
+}
+
+/// `error-avatar-invalid-url`: the reason shows `shown` (encoded or not, depending on the branch,
+/// as in Rocket.Chat), the details the URL as given.
+fn invalid_url(shown: &str, url: &str) -> Error {
+    Error::meteor(
+        "error-avatar-invalid-url",
+        Some(&format!("Invalid avatar URL: {shown}")),
+        Some(json!({"function": "setUserAvatar", "url": url})),
+    )
+}
+
+/// JavaScript's `encodeURI`: percent-encode everything but the URI's reserved and unreserved marks.
+pub fn encode_uri(s: &str) -> String {
+    const KEEP: &[u8] = b";,/?:@&=+$-_.!~*'()#";
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        if byte.is_ascii_alphanumeric() || KEEP.contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_uri;
+
+    #[test]
+    fn encode_uri_matches_javascript() {
+        assert_eq!(
+            encode_uri("http://a.b/c d?e=f&g#h"),
+            "http://a.b/c%20d?e=f&g#h"
+        );
+        assert_eq!(encode_uri("http://x/ä%"), "http://x/%C3%A4%25");
+        assert_eq!(encode_uri("http://x/[1]"), "http://x/%5B1%5D");
+    }
+}

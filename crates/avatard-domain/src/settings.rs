@@ -1,0 +1,234 @@
+//! Rocket.Chat settings that govern avatars, accounts and uploads: their types, defaults, and the
+//! values admins changed.
+//!
+//! Reads are hot (every avatar request consults several settings), so the current values live in
+//! memory; a change is written to the metadata store first and only then published in memory, so a
+//! value that was acknowledged is never lost on restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::model::StoredSetting;
+use crate::store::MetadataStore;
+
+/// The shape a setting's value must have.
+#[derive(Clone, Copy, Debug)]
+pub enum SettingType {
+    Boolean,
+    Int,
+    String,
+    /// One of a fixed list of strings.
+    Select(&'static [&'static str]),
+}
+
+/// A setting the server knows.
+#[derive(Debug)]
+pub struct SettingDefinition {
+    pub id: &'static str,
+    pub kind: SettingType,
+    default: DefaultValue,
+}
+
+#[derive(Debug)]
+enum DefaultValue {
+    Bool(bool),
+    Int(i64),
+    Str(&'static str),
+}
+
+impl SettingDefinition {
+    pub fn default_value(&self) -> Value {
+        match self.default {
+            DefaultValue::Bool(b) => Value::Bool(b),
+            DefaultValue::Int(i) => Value::from(i),
+            DefaultValue::Str(s) => Value::from(s),
+        }
+    }
+
+    fn accepts(&self, value: &Value) -> bool {
+        match self.kind {
+            SettingType::Boolean => value.is_boolean(),
+            SettingType::Int => value.as_i64().is_some(),
+            SettingType::String => value.is_string(),
+            SettingType::Select(options) => value.as_str().is_some_and(|v| options.contains(&v)),
+        }
+    }
+}
+
+const fn boolean(id: &'static str, default: bool) -> SettingDefinition {
+    SettingDefinition {
+        id,
+        kind: SettingType::Boolean,
+        default: DefaultValue::Bool(default),
+    }
+}
+
+const fn int(id: &'static str, default: i64) -> SettingDefinition {
+    SettingDefinition {
+        id,
+        kind: SettingType::Int,
+        default: DefaultValue::Int(default),
+    }
+}
+
+const fn string(id: &'static str, default: &'static str) -> SettingDefinition {
+    SettingDefinition {
+        id,
+        kind: SettingType::String,
+        default: DefaultValue::Str(default),
+    }
+}
+
+pub const ALLOW_USER_AVATAR_CHANGE: &str = "Accounts_AllowUserAvatarChange";
+pub const AVATAR_RESIZE: &str = "Accounts_AvatarResize";
+pub const AVATAR_SIZE: &str = "Accounts_AvatarSize";
+pub const AVATAR_CACHE_TIME: &str = "Accounts_AvatarCacheTime";
+pub const AVATAR_BLOCK_UNAUTHENTICATED_ACCESS: &str = "Accounts_AvatarBlockUnauthenticatedAccess";
+pub const AVATAR_EXTERNAL_PROVIDER_URL: &str = "Accounts_AvatarExternalProviderUrl";
+pub const ROOM_AVATAR_EXTERNAL_PROVIDER_URL: &str = "Accounts_RoomAvatarExternalProviderUrl";
+pub const SET_DEFAULT_AVATAR: &str = "Accounts_SetDefaultAvatar";
+pub const AVATAR_SUGGEST_GRAVATAR: &str = "Accounts_AvatarSuggestGravatar";
+pub const MAX_FILE_SIZE: &str = "FileUpload_MaxFileSize";
+pub const ROTATE_IMAGES: &str = "FileUpload_RotateImages";
+pub const STORAGE_TYPE: &str = "FileUpload_Storage_Type";
+pub const USE_NAME_AVATAR: &str = "UI_Use_Name_Avatar";
+pub const ALLOW_ANONYMOUS_READ: &str = "Accounts_AllowAnonymousRead";
+pub const REGISTRATION_FORM: &str = "Accounts_RegistrationForm";
+pub const SSRF_ALLOWLIST: &str = "SSRF_Allowlist";
+
+/// Every setting the server knows, with Rocket.Chat's defaults (spec §7).
+pub static DEFINITIONS: &[SettingDefinition] = &[
+    boolean(ALLOW_USER_AVATAR_CHANGE, true),
+    boolean(AVATAR_RESIZE, true),
+    int(AVATAR_SIZE, 200),
+    int(AVATAR_CACHE_TIME, 3600),
+    boolean(AVATAR_BLOCK_UNAUTHENTICATED_ACCESS, false),
+    string(AVATAR_EXTERNAL_PROVIDER_URL, ""),
+    string(ROOM_AVATAR_EXTERNAL_PROVIDER_URL, ""),
+    boolean(SET_DEFAULT_AVATAR, true),
+    // Off by default: suggesting a Gravatar sends a hash of the user's address to a third party.
+    boolean(AVATAR_SUGGEST_GRAVATAR, false),
+    int(MAX_FILE_SIZE, 104_857_600),
+    boolean(ROTATE_IMAGES, true),
+    SettingDefinition {
+        id: STORAGE_TYPE,
+        kind: SettingType::Select(&["FileSystem", "AmazonS3"]),
+        default: DefaultValue::Str("FileSystem"),
+    },
+    boolean(USE_NAME_AVATAR, false),
+    boolean(ALLOW_ANONYMOUS_READ, false),
+    SettingDefinition {
+        id: REGISTRATION_FORM,
+        kind: SettingType::Select(&["Public", "Disabled", "Secret URL"]),
+        default: DefaultValue::Str("Public"),
+    },
+    string(SSRF_ALLOWLIST, ""),
+];
+
+pub fn definition(id: &str) -> Option<&'static SettingDefinition> {
+    DEFINITIONS.iter().find(|d| d.id == id)
+}
+
+/// The settings service: typed reads from memory, validated writes through the store.
+#[derive(Clone)]
+pub struct Settings {
+    store: Arc<dyn MetadataStore>,
+    values: Arc<RwLock<HashMap<&'static str, Value>>>,
+}
+
+impl Settings {
+    /// Load the stored values over the defaults. A stored value the current definition no longer
+    /// accepts (for example after a type change) is ignored in favour of the default.
+    ///
+    /// `storage_type` is what `FileUpload_Storage_Type` reports: storage is chosen by the operator's
+    /// configuration, so the setting tells the truth about it and cannot be changed through the API.
+    pub async fn load(store: Arc<dyn MetadataStore>, storage_type: &'static str) -> Result<Self> {
+        let mut values: HashMap<&'static str, Value> = DEFINITIONS
+            .iter()
+            .map(|d| (d.id, d.default_value()))
+            .collect();
+        for stored in store.settings().await? {
+            match definition(&stored.id) {
+                Some(def) if def.accepts(&stored.value) => {
+                    values.insert(def.id, stored.value);
+                }
+                _ => {
+                    tracing::warn!(setting = %stored.id, "ignoring a stored setting the server does not accept")
+                }
+            }
+        }
+        values.insert(STORAGE_TYPE, Value::from(storage_type));
+        Ok(Settings {
+            store,
+            values: Arc::new(RwLock::new(values)),
+        })
+    }
+
+    /// The current value of a known setting; `None` for ids the server does not know.
+    pub fn get(&self, id: &str) -> Option<Value> {
+        self.read().get(id).cloned()
+    }
+
+    pub fn bool(&self, id: &str) -> bool {
+        self.read()
+            .get(id)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    pub fn int(&self, id: &str) -> i64 {
+        self.read().get(id).and_then(Value::as_i64).unwrap_or(0)
+    }
+
+    pub fn string(&self, id: &str) -> String {
+        self.read()
+            .get(id)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Change a setting. Unknown ids give Rocket.Chat's bare `{"success":false}` (R8.6); a value of the
+    /// wrong type is refused rather than stored.
+    pub async fn set(&self, id: &str, value: Value) -> Result<()> {
+        let def = definition(id).ok_or(Error::Rejected)?;
+        if def.id == STORAGE_TYPE {
+            return Err(Error::meteor(
+                "error-setting-read-only",
+                Some("FileUpload_Storage_Type follows the server's storage configuration"),
+                None,
+            ));
+        }
+        if !def.accepts(&value) {
+            return Err(Error::meteor(
+                "error-invalid-setting-value",
+                Some(&format!("Invalid value for setting {id}")),
+                None,
+            ));
+        }
+        self.store
+            .put_setting(&StoredSetting {
+                id: def.id.to_owned(),
+                value: value.clone(),
+                updated_at: Utc::now(),
+            })
+            .await?;
+        self.values
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(def.id, value);
+        Ok(())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<&'static str, Value>> {
+        // A panic while holding the lock cannot leave a half-written map (inserts are atomic), so a
+        // poisoned lock is still safe to read.
+        self.values
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

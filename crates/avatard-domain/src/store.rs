@@ -1,0 +1,78 @@
+//! The two storage ports of the domain: metadata (users, tokens, permissions, settings, which avatar is
+//! current) and blobs (the avatar bytes). Each has an embedded implementation and a scale-out one; the
+//! domain only ever sees these traits.
+//!
+//! Invariant: a blob is written and durable before the metadata row that names it is committed, and is
+//! deleted only after the row stops naming it. So a crash at any point leaves a user with the old or the
+//! new avatar, never a row that points at nothing.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use crate::error::StoreError;
+use crate::model::{AvatarRecord, Permission, StoredSetting, User, UserRecord};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Users, login tokens, permissions, settings and avatar records.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Insert a new user; `StoreError::Conflict` when the id, username (case-insensitively) or email is taken.
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>>;
+    /// Case-insensitive, like Rocket.Chat's username lookups.
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    /// Case-insensitive.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    /// The user owning a login token, found by the token's hash; `user_id` narrows it when given.
+    async fn user_by_token(
+        &self,
+        user_id: Option<&str>,
+        hashed_token: &str,
+    ) -> StoreResult<Option<UserRecord>>;
+    /// Delete a user with their tokens and avatar record; returns the avatar's blob key, if any, so the
+    /// caller can remove the blob once the row is gone.
+    async fn delete_user(&self, id: &str) -> StoreResult<Option<String>>;
+
+    async fn insert_login_token(
+        &self,
+        user_id: &str,
+        hashed_token: &str,
+        created_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn delete_login_token(&self, user_id: &str, hashed_token: &str) -> StoreResult<()>;
+
+    /// The avatar whose owner's username is exactly `username` (case-sensitive, R6.4).
+    async fn avatar_by_exact_username(&self, username: &str) -> StoreResult<Option<AvatarRecord>>;
+    /// Make `avatar` the user's current avatar in one transaction; returns the blob key it replaced.
+    async fn commit_avatar(
+        &self,
+        user_id: &str,
+        avatar: &AvatarRecord,
+    ) -> StoreResult<Option<String>>;
+    /// Remove the user's avatar record; returns the blob key it named.
+    async fn clear_avatar(&self, user_id: &str) -> StoreResult<Option<String>>;
+
+    async fn permissions(&self) -> StoreResult<Vec<Permission>>;
+    /// Insert the permissions that do not exist yet; existing ones keep their (possibly edited) roles.
+    async fn seed_permissions(&self, defaults: &[Permission]) -> StoreResult<()>;
+    /// Replace the roles of several permissions in one transaction.
+    async fn update_permissions(&self, updates: &[Permission]) -> StoreResult<()>;
+
+    async fn settings(&self) -> StoreResult<Vec<StoredSetting>>;
+    async fn put_setting(&self, setting: &StoredSetting) -> StoreResult<()>;
+}
+
+/// Immutable, content-addressed avatar bytes.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Store `bytes` under `key` durably (it survives a crash once this returns). Writing a key that
+    /// exists is allowed and leaves the same bytes.
+    async fn put(&self, key: &str, bytes: Bytes) -> StoreResult<()>;
+    async fn get(&self, key: &str) -> StoreResult<Option<Bytes>>;
+    /// Remove a blob; removing a missing blob is not an error.
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Remove what interrupted writes left behind (run at startup); returns how many were removed.
+    async fn sweep_incomplete(&self) -> StoreResult<usize>;
+}

@@ -1,0 +1,175 @@
+//! The fetch itself: resolve, check, pin, request, read.
+//!
+//! The host is resolved here, every address is checked, and the HTTP client
+//! is then told to connect only to those addresses
+//! (`ClientBuilder::resolve_to_addrs`). It keeps the host name for the Host
+//! header and TLS SNI, and never asks DNS again, so a name cannot answer
+//! "public" to the check and "internal" to the connection (DNS rebinding).
+//!
+//! reqwest's address overrides belong to a `Client`, not to a request, so
+//! each fetch builds its own small client. Sharing one would need a resolver
+//! fed with per-request pins, racing between concurrent fetches of the same
+//! name. The cost (no connection reuse, TLS roots loaded per client) is paid
+//! only on avatar changes, which are rare.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+use reqwest::dns::{Name, Resolve, Resolving};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::redirect;
+
+use crate::allowlist::Allowlist;
+use crate::body::read_capped;
+use crate::error::FetchError;
+use crate::target::{Target, TargetHost};
+
+const USER_AGENT: &str = concat!("avatard/", env!("CARGO_PKG_VERSION"));
+
+/// What one fetch may do.
+#[derive(Clone, Debug)]
+pub struct FetchPolicy {
+    /// Hosts and networks exempt from the range check and the port rule.
+    pub allowlist: Allowlist,
+    /// The largest body accepted; `None` for no limit.
+    pub max_bytes: Option<u64>,
+    /// The limit for the whole fetch: resolve, connect, headers and body.
+    pub timeout: Duration,
+}
+
+impl Default for FetchPolicy {
+    /// Empty allowlist, no size limit, 10 seconds.
+    fn default() -> FetchPolicy {
+        FetchPolicy {
+            allowlist: Allowlist::default(),
+            max_bytes: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A response that was not a redirect.
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: u16,
+    /// The raw `Content-Type` header value, parameters included.
+    pub content_type: Option<String>,
+    /// The body when `status` is 200; empty (and not downloaded) otherwise.
+    pub body: Bytes,
+}
+
+/// The product's one outgoing HTTP client. Cheap to clone and share.
+#[derive(Clone, Debug)]
+pub struct Fetcher {
+    user_agent: &'static str,
+}
+
+impl Default for Fetcher {
+    fn default() -> Fetcher {
+        Fetcher::new()
+    }
+}
+
+impl Fetcher {
+    /// A fetcher that identifies itself as `avatard/<version>`.
+    pub fn new() -> Fetcher {
+        Fetcher {
+            user_agent: USER_AGENT,
+        }
+    }
+
+    /// GETs `url` under `policy`, refusing anything that could reach the
+    /// server's own network. A 3xx answer is an error (`Redirect`); any other
+    /// status is returned, with the body read only for 200.
+    pub async fn get(&self, url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
+        let target = Target::parse(url)?;
+        target.check_name(&policy.allowlist)?;
+        tokio::time::timeout(policy.timeout, self.fetch(&target, policy))
+            .await
+            .map_err(|_elapsed| FetchError::Timeout)?
+    }
+
+    async fn fetch(&self, target: &Target, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
+        let addrs = resolve(target).await?;
+        let ips: Vec<_> = addrs.iter().map(SocketAddr::ip).collect();
+        target.check_addrs(&ips, &policy.allowlist)?;
+
+        let response = self
+            .pinned_client(target, &addrs)?
+            .get(target.url.clone())
+            .send()
+            .await
+            .map_err(FetchError::network)?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(FetchError::Redirect(status.as_u16()));
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        // Any other status's body is not wanted; dropping the response
+        // closes the connection without reading it.
+        let body = if status == StatusCode::OK {
+            read_capped(response, policy.max_bytes).await?
+        } else {
+            Bytes::new()
+        };
+        Ok(Fetched {
+            status: status.as_u16(),
+            content_type,
+            body,
+        })
+    }
+
+    /// A client that can only reach `addrs`: the target's name is pinned to
+    /// them and any other name fails to resolve. IP literals need no pin, as
+    /// the client connects to them directly.
+    fn pinned_client(
+        &self,
+        target: &Target,
+        addrs: &[SocketAddr],
+    ) -> Result<reqwest::Client, FetchError> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(self.user_agent)
+            .no_proxy()
+            .redirect(redirect::Policy::none())
+            .dns_resolver(Arc::new(NoDns));
+        if let TargetHost::Name(name) = &target.host {
+            builder = builder.resolve_to_addrs(name, addrs);
+        }
+        builder.build().map_err(FetchError::network)
+    }
+}
+
+/// The target's addresses: the literal itself, or every address its name
+/// resolves to (never empty).
+async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, FetchError> {
+    let name = match &target.host {
+        TargetHost::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, target.port)]),
+        TargetHost::Name(name) => name,
+    };
+    let addrs: Vec<_> = tokio::net::lookup_host((name.as_str(), target.port))
+        .await
+        .map_err(|e| FetchError::Resolve(format!("{name}: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(FetchError::Resolve(format!("{name}: no addresses")));
+    }
+    Ok(addrs)
+}
+
+/// The resolver behind the pins. reqwest consults it only for names without
+/// a pin, which were not checked, so it refuses them all: a slip in pinning
+/// fails closed instead of connecting somewhere unchecked.
+struct NoDns;
+
+impl Resolve for NoDns {
+    fn resolve(&self, name: Name) -> Resolving {
+        let error = format!("{} was not checked and will not be resolved", name.as_str());
+        Box::pin(std::future::ready(Err(error.into())))
+    }
+}

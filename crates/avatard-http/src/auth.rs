@@ -1,0 +1,57 @@
+//! Authentication as extractors: a handler that needs a user takes [`Caller`] and cannot forget the
+//! check; Rocket.Chat's 401 body (R2.3) is produced here and nowhere else.
+
+use avatard_domain::Error;
+use avatard_domain::model::UserRecord;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::AppState;
+use crate::envelope::ApiError;
+
+/// The authenticated user of a request (headers `X-User-Id` + `X-Auth-Token`, R2.1).
+pub struct Caller {
+    pub record: UserRecord,
+    pub token: String,
+}
+
+/// The credentials a request carries, if both headers are present.
+fn credentials(parts: &Parts) -> Option<(&str, &str)> {
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    Some((header("x-user-id")?, header("x-auth-token")?))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (user_id, token) = credentials(parts).ok_or_else(Error::not_logged_in)?;
+        let record = state.domain.accounts.authenticate(user_id, token).await?;
+        Ok(Caller {
+            record,
+            token: token.to_owned(),
+        })
+    }
+}
+
+/// For routes that behave differently for logged-in callers but do not require it: valid
+/// credentials give `Some`, absent or invalid ones `None`.
+pub struct OptionalCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for OptionalCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await {
+            Ok(caller) => Ok(OptionalCaller(Some(caller))),
+            Err(ApiError(Error::Unauthenticated(_))) => Ok(OptionalCaller(None)),
+            Err(other) => Err(other),
+        }
+    }
+}

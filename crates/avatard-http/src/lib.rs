@@ -1,0 +1,67 @@
+//! The HTTP face of avatard: Rocket.Chat's REST API under `/api` and the avatar images under
+//! `/avatar`. Handlers are thin: they extract parameters, call the domain and map the result to
+//! Rocket.Chat's wire format; no rule of the product lives here.
+
+mod api;
+mod auth;
+mod avatar_route;
+mod envelope;
+mod params;
+mod present;
+mod upload;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use avatard_domain::Domain;
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub domain: Domain,
+    /// The server's external base URL without a trailing slash, for absolute links.
+    pub public_url: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(domain: Domain, public_url: &str) -> Self {
+        AppState {
+            domain,
+            public_url: public_url.trim_end_matches('/').into(),
+        }
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .route("/avatar/", get(avatar_route::empty))
+        .route("/avatar/{*rest}", get(avatar_route::avatar))
+        .with_state(state)
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::HeaderName::from_static("x-auth-token"),
+        ]))
+}
+
+/// Serve until `shutdown` resolves, then finish the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

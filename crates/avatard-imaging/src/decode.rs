@@ -1,0 +1,130 @@
+//! Bounded raster decoding and EXIF orientation.
+//!
+//! The header is read first and its declared dimensions are checked before a
+//! single pixel buffer exists; the decoder then runs with `image::Limits` as
+//! a second line of defence. GIF and animated WebP yield their first frame
+//! only, which is what `ImageDecoder::read_image` decodes.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+
+use crate::{ImageError, Limits};
+
+/// Decodes an image of `format` within `limits`, optionally turning it
+/// upright according to its EXIF orientation.
+pub(crate) fn decode(
+    bytes: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+    auto_orient: bool,
+) -> Result<DynamicImage, ImageError> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    // Only the allocation cap while reading the header: the dimension check
+    // below must see the declared size so that the refusal can name it.
+    let mut header_limits = image::Limits::default();
+    header_limits.max_alloc = Some(limits.max_alloc);
+    reader.limits(header_limits);
+    let mut decoder = reader.into_decoder().map_err(ImageError::from_decoder)?;
+
+    let (width, height) = decoder.dimensions();
+    limits.check_dimensions(width, height)?;
+    if width == 0 || height == 0 {
+        return Err(ImageError::Invalid("the image has no pixels".into()));
+    }
+    if format == ImageFormat::Jpeg {
+        ensure_jpeg_complete(bytes)?;
+    }
+
+    let mut decoder_limits = limits.decoder_limits();
+    decoder_limits
+        .reserve(decoder.total_bytes())
+        .map_err(ImageError::from_decoder)?;
+    decoder
+        .set_limits(decoder_limits)
+        .map_err(ImageError::from_decoder)?;
+
+    let orientation = if auto_orient {
+        Some(decoder.orientation().map_err(ImageError::from_decoder)?)
+    } else {
+        None
+    };
+    let mut image = DynamicImage::from_decoder(decoder).map_err(ImageError::from_decoder)?;
+    if let Some(orientation) = orientation {
+        image.apply_orientation(orientation);
+    }
+    Ok(image)
+}
+
+/// `image` runs zune-jpeg in lenient mode, which pads a truncated scan with
+/// grey instead of failing. sharp refuses such files ("premature end of JPEG
+/// file"), and so do we: the marker segments must be intact up to the first
+/// scan, and an end-of-image marker must follow it. Inside entropy-coded data
+/// a 0xFF byte is always followed by 0x00 or a restart/next marker, so
+/// searching for FF D9 after the scan header is exact.
+fn ensure_jpeg_complete(bytes: &[u8]) -> Result<(), ImageError> {
+    let truncated = || ImageError::Invalid("the JPEG image is truncated".into());
+    let mut pos = 2; // after SOI
+    let scan = loop {
+        let marker = *bytes.get(pos + 1).ok_or_else(truncated)?;
+        if bytes[pos] != 0xFF {
+            // Not a marker where one must be: leave the diagnosis to the decoder.
+            return Ok(());
+        }
+        match marker {
+            0xFF => pos += 1, // fill byte
+            0x01 | 0xD0..=0xD7 => pos += 2,
+            0xD9 => return Ok(()), // EOI before any scan: the decoder will refuse it
+            _ => {
+                let len = bytes.get(pos + 2..pos + 4).ok_or_else(truncated)?;
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                let next = pos + 2 + len;
+                if marker == 0xDA {
+                    break bytes.get(next..).ok_or_else(truncated)?;
+                }
+                pos = next;
+            }
+        }
+    };
+    if scan.windows(2).any(|w| w == [0xFF, 0xD9]) {
+        Ok(())
+    } else {
+        Err(truncated())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::codecs::jpeg::JpegEncoder;
+    use image::{ExtendedColorType, ImageEncoder};
+
+    fn small_jpeg() -> Vec<u8> {
+        let pixels: Vec<u8> = (0..16 * 16 * 3).map(|i| (i * 7 % 256) as u8).collect();
+        let mut out = Vec::new();
+        JpegEncoder::new_with_quality(&mut out, 90)
+            .write_image(&pixels, 16, 16, ExtendedColorType::Rgb8)
+            .expect("encode");
+        out
+    }
+
+    #[test]
+    fn complete_jpeg_passes_the_truncation_check() {
+        let jpeg = small_jpeg();
+        ensure_jpeg_complete(&jpeg).expect("complete");
+        let mut trailing = jpeg.clone();
+        trailing.extend_from_slice(b"trailing bytes after EOI");
+        ensure_jpeg_complete(&trailing).expect("data after EOI is tolerated");
+    }
+
+    #[test]
+    fn every_truncation_is_caught() {
+        let jpeg = small_jpeg();
+        for len in 2..jpeg.len() - 1 {
+            assert!(
+                ensure_jpeg_complete(&jpeg[..len]).is_err(),
+                "truncated to {len} bytes was accepted"
+            );
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Every supported input format through `process_avatar`: output format,
+//! exact size, decodability, fit mode and metadata stripping.
+
+mod common;
+
+use avatard_imaging::{Avatar, Format, process_avatar};
+use common::*;
+use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
+
+fn decoded(avatar: &Avatar) -> DynamicImage {
+    let format = match avatar.format {
+        Format::Png => ImageFormat::Png,
+        Format::Jpeg => ImageFormat::Jpeg,
+        Format::WebP => ImageFormat::WebP,
+        other => panic!("unexpected output format {other:?}"),
+    };
+    let image = image::load_from_memory_with_format(&avatar.bytes, format).expect("decodable output");
+    assert_eq!((image.width(), image.height()), (avatar.width, avatar.height));
+    image
+}
+
+fn check(input: &[u8], expected: Format) -> DynamicImage {
+    let avatar = process_avatar(input, &options(64, true)).expect("processed");
+    assert_eq!(avatar.format, expected);
+    assert_eq!((avatar.width, avatar.height), (64, 64));
+    decoded(&avatar)
+}
+
+#[test]
+fn png_with_alpha_stays_png_with_alpha() {
+    let out = check(&png(&DynamicImage::ImageRgba8(disc(300, 150))), Format::Png);
+    assert!(out.color().has_alpha());
+}
+
+#[test]
+fn opaque_png_stays_png() {
+    let out = check(&png(&DynamicImage::ImageRgb8(halves(300, 150))), Format::Png);
+    assert!(!out.color().has_alpha());
+}
+
+#[test]
+fn jpeg_stays_jpeg() {
+    check(&jpeg(&halves(300, 150)), Format::Jpeg);
+}
+
+#[test]
+fn gif_becomes_png() {
+    check(&gif(&disc(120, 90)), Format::Png);
+}
+
+#[test]
+fn webp_stays_webp() {
+    check(&webp(&halves(120, 90)), Format::WebP);
+}
+
+#[test]
+fn svg_becomes_png() {
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">
+        <rect width="40" height="20" fill="red"/></svg>"#;
+    let out = check(svg, Format::Png).to_rgba8();
+    // 40x20 fitted "contain" into 64x64: a 64x32 band in the middle.
+    assert_eq!(out.get_pixel(0, 0)[3], 0);
+    assert_eq!(out.get_pixel(32, 10)[3], 0);
+    assert_eq!(*out.get_pixel(32, 32), Rgba([255, 0, 0, 255]));
+    assert_eq!(*out.get_pixel(1, 20), Rgba([255, 0, 0, 255]));
+}
+
+#[test]
+fn cover_crops_the_centre_of_an_opaque_image() {
+    // 400x200, red left half, blue right half: the centre square is
+    // x = 100..300, so the avatar is still half red, half blue.
+    let avatar = process_avatar(&png(&DynamicImage::ImageRgb8(halves(400, 200))), &options(64, true))
+        .expect("processed");
+    let out = decoded(&avatar).to_rgb8();
+    for y in [0, 31, 63] {
+        for x in [0, 16, 24] {
+            assert!(close(out.get_pixel(x, y).0, [255, 0, 0], 2), "({x},{y}) {:?}", out.get_pixel(x, y));
+        }
+        for x in [40, 48, 63] {
+            assert!(close(out.get_pixel(x, y).0, [0, 0, 255], 2), "({x},{y}) {:?}", out.get_pixel(x, y));
+        }
+    }
+}
+
+#[test]
+fn contain_keeps_an_alpha_image_whole_on_transparency() {
+    let src = RgbaImage::from_pixel(400, 200, Rgba([200, 40, 10, 255]));
+    let avatar = process_avatar(&png(&DynamicImage::ImageRgba8(src)), &options(64, true))
+        .expect("processed");
+    let out = decoded(&avatar).to_rgba8();
+    for (x, y) in [(0, 0), (63, 0), (0, 63), (63, 63), (32, 10), (32, 53)] {
+        assert_eq!(out.get_pixel(x, y)[3], 0, "({x},{y}) should be transparent");
+    }
+    for (x, y) in [(0, 32), (63, 32), (32, 17), (32, 46)] {
+        assert_eq!(*out.get_pixel(x, y), Rgba([200, 40, 10, 255]), "({x},{y})");
+    }
+}
+
+#[test]
+fn without_resize_the_size_is_kept() {
+    for (input, format) in [
+        (png(&DynamicImage::ImageRgba8(disc(123, 45))), Format::Png),
+        (jpeg(&halves(123, 45)), Format::Jpeg),
+        (gif(&disc(123, 45)), Format::Png),
+        (webp(&halves(123, 45)), Format::WebP),
+    ] {
+        let avatar = process_avatar(&input, &options(64, false)).expect("processed");
+        assert_eq!(avatar.format, format);
+        assert_eq!((avatar.width, avatar.height), (123, 45));
+        decoded(&avatar);
+    }
+}
+
+#[test]
+fn svg_without_resize_uses_its_own_size_or_the_fallback() {
+    let sized = br#"<svg xmlns="http://www.w3.org/2000/svg" width="90" height="30"/>"#;
+    let avatar = process_avatar(sized, &options(64, false)).expect("processed");
+    assert_eq!((avatar.width, avatar.height), (90, 30));
+    let view_box = br#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 50 25"/>"#;
+    let avatar = process_avatar(view_box, &options(64, false)).expect("processed");
+    assert_eq!((avatar.width, avatar.height), (50, 25));
+    let without_size = br#"<svg xmlns="http://www.w3.org/2000/svg"><circle r="5"/></svg>"#;
+    let avatar = process_avatar(without_size, &options(64, false)).expect("processed");
+    assert_eq!((avatar.width, avatar.height), (64, 64));
+    let huge = br#"<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="50000"/>"#;
+    let avatar = process_avatar(huge, &options(64, false)).expect("processed");
+    assert_eq!((avatar.width, avatar.height), (10_000, 5_000));
+}
+
+#[test]
+fn jpeg_output_carries_no_exif() {
+    let input = with_segment(&jpeg(&halves(64, 32)), &exif_app1(1));
+    let mut comment = vec![0xFF, 0xFE, 0, 14];
+    comment.extend_from_slice(b"secret note!");
+    let input = with_segment(&input, &comment);
+    assert!(jpeg_segments(&input).iter().any(|(m, _)| *m == 0xE1));
+    for resize in [true, false] {
+        let avatar = process_avatar(&input, &options(48, resize)).expect("processed");
+        let segments = jpeg_segments(&avatar.bytes);
+        assert!(segments.iter().any(|(m, _)| *m == 0xDA), "found the scan");
+        for (marker, payload) in segments {
+            assert_ne!(marker, 0xE1, "APP1 (Exif/XMP) must be stripped");
+            assert_ne!(marker, 0xFE, "comments must be stripped");
+            assert!(!payload.windows(4).any(|w| w == b"Exif"));
+        }
+        assert!(!avatar.bytes.windows(6).any(|w| w == b"SpyCam"));
+    }
+}
+
+#[test]
+fn png_output_carries_no_text_or_exif_chunks() {
+    let clean = png(&DynamicImage::ImageRgb8(halves(64, 32)));
+    let mut input = clean[..33].to_vec(); // signature + IHDR
+    input.extend(png_chunk(b"tEXt", b"Comment\0taken at home"));
+    input.extend(png_chunk(b"eXIf", &exif_app1(1)[10..]));
+    input.extend_from_slice(&clean[33..]);
+    assert!(png_chunk_types(&input).contains(b"tEXt"));
+    for resize in [true, false] {
+        let avatar = process_avatar(&input, &options(48, resize)).expect("processed");
+        let types = png_chunk_types(&avatar.bytes);
+        assert!(types.contains(b"IDAT"));
+        assert!(!types.contains(b"tEXt") && !types.contains(b"eXIf"), "{types:?}");
+        assert!(!avatar.bytes.windows(7).any(|w| w == b"at home"));
+    }
+}
+
+#[test]
+fn mime_of_outputs() {
+    let avatar = process_avatar(&gif(&disc(10, 10)), &options(16, true)).expect("processed");
+    assert_eq!(avatar.format.mime(), "image/png");
+}

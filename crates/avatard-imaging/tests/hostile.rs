@@ -1,0 +1,273 @@
+//! Junk, truncated files, refused formats and hostile SVGs: always an error
+//! or a harmless image, never a panic, a file read or a huge allocation.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use avatard_imaging::{Format, ImageError, Limits, process_avatar};
+use common::*;
+use image::{DynamicImage, Rgb, RgbImage};
+use proptest::prelude::*;
+
+fn error(input: &[u8]) -> ImageError {
+    process_avatar(input, &options(64, true)).expect_err("must be refused")
+}
+
+/// A PNG whose IHDR declares `width`×`height`, with a valid CRC and a token
+/// IDAT; only the header is real.
+fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &ihdr));
+    png.extend(png_chunk(b"IDAT", &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    png.extend(png_chunk(b"IEND", &[]));
+    png
+}
+
+#[test]
+fn png_bomb_is_refused_from_its_header() {
+    let started = Instant::now();
+    let err = error(&png_declaring(30_000, 30_000));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(matches!(err, ImageError::TooLarge(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "image dimensions 30000x30000 exceed the limit of 50000000 pixels"
+    );
+    let err = error(&png_declaring(20_000, 10));
+    assert!(matches!(err, ImageError::TooLarge(_)), "{err:?}");
+}
+
+#[test]
+fn custom_limits_apply_to_rasters() {
+    let input = png(&DynamicImage::ImageRgb8(halves(200, 100)));
+    let mut opts = options(64, true);
+    opts.limits = Limits {
+        max_pixels: 10_000,
+        ..Limits::default()
+    };
+    assert!(matches!(process_avatar(&input, &opts), Err(ImageError::TooLarge(_))));
+    opts.limits = Limits {
+        max_dimension: 150,
+        ..Limits::default()
+    };
+    assert!(matches!(process_avatar(&input, &opts), Err(ImageError::TooLarge(_))));
+    opts.limits = Limits {
+        max_alloc: 1_000,
+        ..Limits::default()
+    };
+    assert!(matches!(process_avatar(&input, &opts), Err(ImageError::TooLarge(_))));
+}
+
+#[test]
+fn requested_size_is_validated() {
+    let input = png(&DynamicImage::ImageRgb8(halves(20, 10)));
+    assert!(matches!(
+        process_avatar(&input, &options(0, true)),
+        Err(ImageError::Invalid(_))
+    ));
+    assert!(matches!(
+        process_avatar(&input, &options(100_000, true)),
+        Err(ImageError::TooLarge(_))
+    ));
+}
+
+#[test]
+fn truncated_files_are_invalid() {
+    let image = RgbImage::from_fn(64, 64, |x, y| Rgb([(x * 4) as u8, (y * 4) as u8, 128]));
+    let png = png(&DynamicImage::ImageRgb8(image.clone()));
+    let jpeg = jpeg(&image);
+    for (name, data) in [("png", &png), ("jpeg", &jpeg)] {
+        for len in [data.len() / 2, data.len() - 3, 40] {
+            let err = error(&data[..len]);
+            assert!(matches!(err, ImageError::Invalid(_)), "{name} cut to {len}: {err:?}");
+        }
+    }
+}
+
+#[test]
+fn random_bytes_are_unsupported() {
+    let err = error(b"this is not an image at all");
+    assert!(matches!(err, ImageError::Unsupported(_)));
+    assert_eq!(err.to_string(), "unrecognised image format");
+    assert!(matches!(error(b""), ImageError::Unsupported(_)));
+}
+
+#[test]
+fn heic_is_refused_by_name() {
+    let mut heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
+    heic.extend_from_slice(&[0u8; 64]);
+    let err = error(&heic);
+    assert!(matches!(err, ImageError::Unsupported(_)));
+    assert_eq!(err.to_string(), "HEIC images are not supported");
+    let err = error(b"%PDF-1.4\n%...");
+    assert_eq!(err.to_string(), "PDF images are not supported");
+}
+
+#[test]
+fn svg_element_bombs_are_refused() {
+    let siblings = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg'>{}</svg>",
+        "<rect width='1' height='1'/>".repeat(20_000)
+    );
+    assert!(matches!(error(siblings.as_bytes()), ImageError::TooLarge(_)));
+    let nested = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg'>{}{}</svg>",
+        "<g>".repeat(20_000),
+        "</g>".repeat(20_000)
+    );
+    assert!(matches!(error(nested.as_bytes()), ImageError::TooLarge(_)));
+}
+
+#[test]
+fn svg_entity_expansion_is_refused() {
+    let lol = "<?xml version='1.0'?><!DOCTYPE svg [<!ENTITY lol 'lollollollollol'>\
+        <!ENTITY lol2 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>]>\
+        <svg xmlns='http://www.w3.org/2000/svg'><text>&lol2;&lol2;&lol2;</text></svg>";
+    assert!(matches!(error(lol.as_bytes()), ImageError::Unsupported(_)));
+}
+
+#[test]
+fn broken_svg_is_invalid() {
+    assert!(matches!(error(b"<svg><g></svg>"), ImageError::Invalid(_)));
+    assert!(matches!(error(b"<svg \xff\xfe>"), ImageError::Invalid(_)));
+}
+
+/// An SVG that draws `href` over the whole canvas, on a white background.
+fn svg_with_image(href: &str) -> String {
+    format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' xmlns:xlink='http://www.w3.org/1999/xlink' \
+         width='20' height='20'><rect width='20' height='20' fill='white'/>\
+         <image width='20' height='20' href='{href}'/>\
+         <image width='20' height='20' xlink:href='{href}'/></svg>"
+    )
+}
+
+fn has_red(image: &DynamicImage) -> bool {
+    image
+        .to_rgba8()
+        .pixels()
+        .any(|p| p[0] > 200 && p[1] < 60 && p[2] < 60 && p[3] > 200)
+}
+
+#[test]
+fn svg_cannot_reach_files_or_embedded_images() {
+    let dir = std::env::temp_dir().join(format!("avatard-imaging-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let red = png(&DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([255, 0, 0]))));
+    let red_path = dir.join("red.png");
+    std::fs::write(&red_path, &red).expect("write red.png");
+    let red_path = red_path.to_str().expect("utf-8 temp path");
+
+    let hrefs = [
+        red_path.to_owned(),
+        format!("file://{red_path}"),
+        format!("data:image/png;base64,{}", base64(&red)),
+        "file:///etc/passwd".to_owned(),
+        "/etc/hostname".to_owned(),
+        "/etc/passwd".to_owned(),
+    ];
+
+    // Control: usvg's default resolvers would have drawn the red file and
+    // the data URL, so a red-free output below really means "not loaded".
+    let control = svg_with_image(red_path);
+    let tree = resvg::usvg::Tree::from_str(&control, &resvg::usvg::Options::default())
+        .expect("control parses");
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(20, 20).expect("pixmap");
+    resvg::render(&tree, resvg::tiny_skia::Transform::identity(), &mut pixmap.as_mut());
+    assert!(
+        pixmap.pixels().iter().any(|p| p.red() > 200 && p.green() < 60),
+        "control render should show the local file"
+    );
+
+    for href in &hrefs {
+        let avatar = process_avatar(svg_with_image(href).as_bytes(), &options(20, true))
+            .unwrap_or_else(|e| panic!("{href}: {e}"));
+        assert_eq!(avatar.format, Format::Png);
+        let out = image::load_from_memory(&avatar.bytes).expect("decodable");
+        assert!(!has_red(&out), "{href} was loaded");
+        assert!(out.to_rgba8().pixels().all(|p| p.0 == [255, 255, 255, 255]), "{href}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn svg_scripts_and_external_references_are_inert() {
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" onload="alert(1)">
+        <script>alert(document.cookie)</script>
+        <style>@import url("https://example.invalid/x.css");</style>
+        <use href="https://example.invalid/sprite.svg#icon"/>
+        <rect width="10" height="10" fill="blue"/></svg>"#;
+    let avatar = process_avatar(svg, &options(10, true)).expect("renders");
+    let out = image::load_from_memory(&avatar.bytes).expect("decodable").to_rgba8();
+    assert_eq!(out.get_pixel(5, 5).0, [0, 0, 255, 255]);
+}
+
+#[test]
+fn svg_text_uses_the_embedded_font() {
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" width="60" height="60">
+        <text x="5" y="50" font-family="NoSuchFont, serif" font-size="50">W</text></svg>"#;
+    let avatar = process_avatar(svg, &options(60, true)).expect("renders");
+    let out = image::load_from_memory(&avatar.bytes).expect("decodable").to_rgba8();
+    let inked = out.pixels().filter(|p| p[3] > 128).count();
+    assert!(inked > 100, "the glyph was drawn ({inked} pixels)");
+}
+
+#[test]
+fn deep_clip_path_chains_do_not_crash() {
+    // Each clip path is clipped by the next: usvg follows the chain
+    // recursively, which the guard does not see; the render thread's stack
+    // must absorb it.
+    let mut svg = String::from("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'><defs>");
+    for i in 0..4_000 {
+        svg += &format!("<clipPath id='c{i}' clip-path='url(#c{})'><rect width='10' height='10'/></clipPath>", i + 1);
+    }
+    svg += "</defs><rect width='10' height='10' clip-path='url(#c0)'/></svg>";
+    let _ = process_avatar(svg.as_bytes(), &options(10, true));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = process_avatar(&bytes, &options(32, true));
+    }
+
+    #[test]
+    fn magic_prefixed_junk_never_panics(
+        magic in prop::sample::select(vec![
+            &b"\x89PNG\r\n\x1a\n"[..], &b"\xFF\xD8\xFF"[..], &b"GIF89a"[..],
+            &b"RIFF\0\0\0\0WEBP"[..], &b"<svg"[..],
+        ]),
+        tail in proptest::collection::vec(any::<u8>(), 0..2048),
+    ) {
+        let mut bytes = magic.to_vec();
+        bytes.extend_from_slice(&tail);
+        let result = process_avatar(&bytes, &options(32, true));
+        prop_assert!(!matches!(result, Err(ImageError::Unsupported(_))) || magic == b"<svg");
+    }
+
+    #[test]
+    fn corrupted_images_never_panic(
+        which in 0usize..4,
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..12),
+    ) {
+        let source = RgbImage::from_fn(24, 16, |x, y| Rgb([(x * 10) as u8, (y * 15) as u8, 77]));
+        let mut bytes = match which {
+            0 => png(&DynamicImage::ImageRgb8(source)),
+            1 => jpeg(&source),
+            2 => gif(&DynamicImage::ImageRgb8(source).to_rgba8()),
+            _ => webp(&source),
+        };
+        for (index, value) in flips {
+            let i = index.index(bytes.len());
+            bytes[i] = value;
+        }
+        let _ = process_avatar(&bytes, &options(32, true));
+    }
+}

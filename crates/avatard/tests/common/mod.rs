@@ -1,0 +1,356 @@
+//! The test harness: runs the real `avatard` binary on an ephemeral port with its own data folder,
+//! and talks to it over real HTTP. Images are generated here, never checked in.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::{BufRead as _, BufReader, Cursor};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASS: &str = "admin-pass";
+pub const PASSWORD: &str = "s3cret-pass";
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub dir: TempDir,
+    pub http: reqwest::Client,
+    pub admin: Session,
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user_id: String,
+    pub token: String,
+    pub username: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(dir: &Path, envs: &[(&str, &str)]) -> (Child, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("server log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_avatard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .env("ADMIN_USERNAME", ADMIN)
+        .env("ADMIN_PASS", ADMIN_PASS)
+        .env("ADMIN_EMAIL", "admin@example.com")
+        .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn avatard");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the listening line");
+    let base = line
+        .trim()
+        .strip_prefix("avatard listening on ")
+        .unwrap_or_else(|| {
+            panic!(
+                "unexpected first line {line:?}; see {}",
+                dir.join("server.log").display()
+            )
+        })
+        .to_owned();
+    (child, base)
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Server::start_with(&[]).await
+    }
+
+    pub async fn start_with(envs: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Server::start_in(dir, envs).await
+    }
+
+    async fn start_in(dir: TempDir, envs: &[(&str, &str)]) -> Server {
+        let (child, base) = spawn(dir.path(), envs);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let mut server = Server {
+            child,
+            base,
+            dir,
+            http,
+            admin: Session {
+                user_id: String::new(),
+                token: String::new(),
+                username: ADMIN.into(),
+            },
+        };
+        server.admin = server.login(ADMIN, ADMIN_PASS).await;
+        server
+    }
+
+    /// Stop the server (SIGKILL: nothing gets to tidy up) and start it again on the same data.
+    pub async fn restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = std::mem::replace(&mut self.dir, dir);
+        drop(self);
+        Server::start_in(old, &[]).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authed(
+        &self,
+        builder: reqwest::RequestBuilder,
+        session: Option<&Session>,
+    ) -> reqwest::RequestBuilder {
+        match session {
+            Some(s) => builder
+                .header("X-User-Id", &s.user_id)
+                .header("X-Auth-Token", &s.token),
+            None => builder,
+        }
+    }
+
+    pub async fn post(
+        &self,
+        session: Option<&Session>,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .authed(self.http.post(self.url(path)), session)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        read_json(response).await
+    }
+
+    pub async fn get(&self, session: Option<&Session>, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .authed(self.http.get(self.url(path)), session)
+            .send()
+            .await
+            .expect("request");
+        read_json(response).await
+    }
+
+    pub async fn login(&self, user: &str, password: &str) -> Session {
+        let (status, body) = self
+            .post(
+                None,
+                "/api/v1/login",
+                json!({"user": user, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 200, "login {user}: {body}");
+        Session {
+            user_id: body["data"]["userId"].as_str().expect("userId").into(),
+            token: body["data"]["authToken"]
+                .as_str()
+                .expect("authToken")
+                .into(),
+            username: user.into(),
+        }
+    }
+
+    /// Create a user through the admin's `users.create` and log in as them.
+    pub async fn create_user(&self, username: &str) -> Session {
+        self.create_user_with_roles(username, &["user"]).await
+    }
+
+    pub async fn create_user_with_roles(&self, username: &str, roles: &[&str]) -> Session {
+        let (status, body) = self
+            .post(
+                Some(&self.admin),
+                "/api/v1/users.create",
+                json!({
+                    "username": username,
+                    "email": format!("{username}@example.com"),
+                    "password": PASSWORD,
+                    "name": format!("{username} Name"),
+                    "roles": roles,
+                }),
+            )
+            .await;
+        assert_eq!(status, 200, "users.create {username}: {body}");
+        self.login(username, PASSWORD).await
+    }
+
+    pub async fn set_setting(&self, id: &str, value: Value) {
+        let (status, body) = self
+            .post(
+                Some(&self.admin),
+                &format!("/api/v1/settings/{id}"),
+                json!({"value": value}),
+            )
+            .await;
+        assert_eq!(status, 200, "setting {id}: {body}");
+    }
+
+    /// `users.setAvatar` with a multipart body: the file under `file_field` plus text fields.
+    pub async fn upload_as(
+        &self,
+        session: &Session,
+        file_field: &str,
+        bytes: Vec<u8>,
+        file_name: &str,
+        mime: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str(mime)
+            .expect("mime");
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        form = form.part(file_field.to_owned(), part);
+        let response = self
+            .authed(
+                self.http.post(self.url("/api/v1/users.setAvatar")),
+                Some(session),
+            )
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        read_json(response).await
+    }
+
+    pub async fn upload(
+        &self,
+        session: &Session,
+        bytes: Vec<u8>,
+        mime: &str,
+    ) -> (StatusCode, Value) {
+        self.upload_as(session, "image", bytes, "avatar.png", mime, &[])
+            .await
+    }
+
+    /// `GET /avatar/...` as raw bytes, with headers.
+    pub async fn avatar(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("avatar request")
+    }
+
+    pub async fn avatar_bytes(&self, username: &str) -> (String, Vec<u8>) {
+        let response = self.avatar(&format!("/avatar/{username}")).await;
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (content_type, response.bytes().await.unwrap().to_vec())
+    }
+
+    /// The files in the blob folder (excluding interrupted writes).
+    pub fn blob_files(&self) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        let root = self.dir.path().join("data/blobs");
+        for user in std::fs::read_dir(&root).expect("blob folder").flatten() {
+            if user.file_name() == ".incomplete" {
+                continue;
+            }
+            for blob in std::fs::read_dir(user.path())
+                .expect("user folder")
+                .flatten()
+            {
+                files.push(blob.path());
+            }
+        }
+        files
+    }
+}
+
+pub async fn read_json(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+fn encode(image: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, format).expect("encode test image");
+    out.into_inner()
+}
+
+/// An opaque image whose left half is red and right half blue, so crops and flips are visible.
+pub fn two_tone(width: u32, height: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(width, height, |x, _| {
+        if x < width / 2 {
+            image::Rgb([220, 20, 20])
+        } else {
+            image::Rgb([20, 20, 220])
+        }
+    })
+}
+
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    encode(two_tone(width, height).into(), image::ImageFormat::Png)
+}
+
+/// A PNG with a transparent border around an opaque green square.
+pub fn png_with_alpha(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbaImage::from_fn(width, height, |x, y| {
+        let inside = x > width / 4 && x < 3 * width / 4 && y > height / 4 && y < 3 * height / 4;
+        if inside {
+            image::Rgba([0, 200, 0, 255])
+        } else {
+            image::Rgba([0, 0, 0, 0])
+        }
+    });
+    encode(img.into(), image::ImageFormat::Png)
+}
+
+pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    encode(two_tone(width, height).into(), image::ImageFormat::Jpeg)
+}
+
+pub fn gif(width: u32, height: u32) -> Vec<u8> {
+    encode(
+        image::DynamicImage::ImageRgba8(
+            image::DynamicImage::ImageRgb8(two_tone(width, height)).to_rgba8(),
+        ),
+        image::ImageFormat::Gif,
+    )
+}
+
+pub fn webp(width: u32, height: u32) -> Vec<u8> {
+    encode(
+        image::DynamicImage::ImageRgba8(
+            image::DynamicImage::ImageRgb8(two_tone(width, height)).to_rgba8(),
+        ),
+        image::ImageFormat::WebP,
+    )
+}
+
+pub const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60"><rect width="120" height="60" fill="#ff8800"/></svg>"##;
+
+/// Decode what the server stored or served.
+pub fn decode(bytes: &[u8]) -> image::DynamicImage {
+    image::load_from_memory(bytes).expect("served bytes decode")
+}
