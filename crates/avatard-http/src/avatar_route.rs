@@ -31,13 +31,10 @@ pub async fn avatar(
     {
         return blocked(uri.path_and_query().map_or("", |pq| pq.as_str()));
     }
-    let result = if rest.starts_with("room/") {
-        // No rooms exist in avatard, so every room is unknown (R6.9: 404).
-        Ok(StatusCode::NOT_FOUND.into_response())
-    } else if let Some(id) = rest.strip_prefix("uid/") {
-        by_user_id(&state, id, &params, &headers).await
-    } else {
-        by_username(&state, &rest, &params, &headers).await
+    let result = match view_of(&state, &rest).await {
+        Ok(Some(view)) => respond(&state, view, &params, &headers).await,
+        Ok(None) => Ok(StatusCode::NOT_FOUND.into_response()),
+        Err(err) => Err(err),
     };
     result.unwrap_or_else(|err| {
         tracing::error!(%err, "avatar request failed");
@@ -50,30 +47,16 @@ pub async fn empty() -> StatusCode {
     StatusCode::NOT_FOUND
 }
 
-async fn by_username(
-    state: &AppState,
-    name: &str,
-    params: &Params,
-    headers: &HeaderMap,
-) -> Result<Response, Error> {
-    if name.is_empty() {
-        return Ok(StatusCode::NOT_FOUND.into_response());
+/// What the path names: `uid/<id>` (R6.5) or a username (R6.4). `None` is a 404: an empty name, or a
+/// room (avatard has no rooms, so every room is unknown, R6.9).
+async fn view_of(state: &AppState, rest: &str) -> Result<Option<AvatarView>, Error> {
+    let avatars = &state.domain.avatars;
+    match rest.strip_prefix("uid/") {
+        Some("") => Ok(None),
+        Some(id) => avatars.for_user_id(id).await.map(Some),
+        None if rest.is_empty() || rest.starts_with("room/") => Ok(None),
+        None => avatars.for_username(rest).await.map(Some),
     }
-    let view = state.domain.avatars.for_username(name).await?;
-    respond(state, view, params, headers).await
-}
-
-async fn by_user_id(
-    state: &AppState,
-    id: &str,
-    params: &Params,
-    headers: &HeaderMap,
-) -> Result<Response, Error> {
-    if id.is_empty() {
-        return Ok(StatusCode::NOT_FOUND.into_response());
-    }
-    let view = state.domain.avatars.for_user_id(id).await?;
-    respond(state, view, params, headers).await
 }
 
 async fn respond(

@@ -224,7 +224,16 @@ impl Server {
         for (name, value) in fields {
             form = form.text(name.to_string(), value.to_string());
         }
-        form = form.part(file_field.to_owned(), part);
+        self.post_form(session, form.part(file_field.to_owned(), part))
+            .await
+    }
+
+    /// `users.setAvatar` with any multipart form.
+    pub async fn post_form(
+        &self,
+        session: &Session,
+        form: reqwest::multipart::Form,
+    ) -> (StatusCode, Value) {
         let response = self
             .authed(
                 self.http.post(self.url("/api/v1/users.setAvatar")),
