@@ -49,9 +49,7 @@ pub fn process_avatar(input: &[u8], opts: &AvatarOptions) -> Result<Avatar, Imag
             )));
         }
         Sniffed::Unknown => {
-            return Err(ImageError::Unsupported(
-                "unrecognised image format".into(),
-            ));
+            return Err(ImageError::Unsupported("unrecognised image format".into()));
         }
     };
     if opts.resize {
@@ -72,11 +70,7 @@ pub fn process_avatar(input: &[u8], opts: &AvatarOptions) -> Result<Avatar, Imag
             height: image.height(),
         })
     }))
-    .unwrap_or_else(|_| {
-        Err(ImageError::Invalid(
-            "the image could not be decoded".into(),
-        ))
-    })
+    .unwrap_or_else(|_| Err(ImageError::Invalid("the image could not be decoded".into())))
 }
 
 fn render(input: &[u8], format: Format, opts: &AvatarOptions) -> Result<DynamicImage, ImageError> {

@@ -237,7 +237,10 @@ mod tests {
         let avif2 = b"\0\0\0\x18ftypmif1\0\0\0\0avifmiaf";
         assert_eq!(sniff(avif2), Sniffed::Unsupported("AVIF"));
         // MP4 video is ISO-BMFF too but not an image.
-        assert_eq!(sniff(b"\0\0\0\x18ftypisom\0\0\0\0isomiso2"), Sniffed::Unknown);
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypisom\0\0\0\0isomiso2"),
+            Sniffed::Unknown
+        );
         assert_eq!(sniff(b"II*\0\x08\0\0\0"), Sniffed::Unsupported("TIFF"));
         assert_eq!(sniff(b"MM\0*\0\0\0\x08"), Sniffed::Unsupported("TIFF"));
         assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Unsupported("PDF"));
@@ -245,7 +248,10 @@ mod tests {
         bmp.resize(64, 0);
         assert_eq!(sniff(&bmp), Sniffed::Unsupported("BMP"));
         assert_eq!(sniff(b"BMW is a car brand"), Sniffed::Unknown);
-        assert_eq!(sniff(b"\0\0\x01\0\x01\0\x10\x10"), Sniffed::Unsupported("ICO"));
+        assert_eq!(
+            sniff(b"\0\0\x01\0\x01\0\x10\x10"),
+            Sniffed::Unsupported("ICO")
+        );
         assert_eq!(sniff(b"\0\0\x01\0\0\0"), Sniffed::Unknown);
     }
 

@@ -5,6 +5,7 @@
 //! avatar/utils.ts), including its JavaScript-isms: UTF-16 lengths, `parseInt`,
 //! number formatting, and initials taken from sanitize-html's output.
 
+mod entities;
 mod html;
 mod js;
 
@@ -228,12 +229,32 @@ A\n\
 
     #[test]
     fn html_in_names_is_sanitised() {
-        assert_eq!(text_of(&svg("<img src=x onerror=alert(1)>mallory", 200, false)), "M");
+        assert_eq!(
+            text_of(&svg("<img src=x onerror=alert(1)>mallory", 200, false)),
+            "M"
+        );
         assert_eq!(text_of(&svg("<script>x</script>eve", 200, false)), "E");
         // sanitize-html's defaults keep <b>, so Rocket.Chat's initial is "<".
         assert_eq!(text_of(&svg("<b>bold</b>", 200, false)), "<");
         assert_eq!(text_of(&svg("&co", 200, false)), "&");
         assert_eq!(text_of(&svg("&eacute;mile", 200, false)), "É");
         assert_eq!(text_of(&svg("<i>a</i> <u>b</u> c", 200, true)), "<<C");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_names_and_sizes_never_panic(
+            name in "\\PC{0,40}",
+            markup in "[<>&/!?#;=\"' a-zA-Z0-9-]{0,40}",
+            size in proptest::option::of("\\PC{0,12}"),
+            all in proptest::bool::ANY,
+        ) {
+            let size = view_size(size.as_deref());
+            proptest::prop_assert!((MIN_SIZE..=MAX_SIZE).contains(&size));
+            for name in [&name, &markup] {
+                let out = svg(name, size, all);
+                proptest::prop_assert!(out.ends_with("\n</text>\n</svg>"));
+            }
+        }
     }
 }

@@ -43,7 +43,10 @@ fn png_declaring(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend(png_chunk(b"IHDR", &ihdr));
-    png.extend(png_chunk(b"IDAT", &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    png.extend(png_chunk(
+        b"IDAT",
+        &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
     png.extend(png_chunk(b"IEND", &[]));
     png
 }
@@ -90,7 +93,13 @@ fn bombs_are_refused_without_allocating_their_declared_size() {
         LARGEST.store(0, Ordering::Relaxed);
         let result = process_avatar(&bomb, &options(64, true));
         let largest = LARGEST.load(Ordering::Relaxed);
-        assert!(matches!(result, Err(ImageError::TooLarge(_))), "{name}: {result:?}");
-        assert!(largest < BUDGET, "{name}: allocated {largest} bytes at once");
+        assert!(
+            matches!(result, Err(ImageError::TooLarge(_))),
+            "{name}: {result:?}"
+        );
+        assert!(
+            largest < BUDGET,
+            "{name}: allocated {largest} bytes at once"
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use avatard_imaging::{Avatar, Format, process_avatar};
+use avatard_imaging::{Avatar, Format, Limits, process_avatar};
 use common::*;
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
 
@@ -14,8 +14,12 @@ fn decoded(avatar: &Avatar) -> DynamicImage {
         Format::WebP => ImageFormat::WebP,
         other => panic!("unexpected output format {other:?}"),
     };
-    let image = image::load_from_memory_with_format(&avatar.bytes, format).expect("decodable output");
-    assert_eq!((image.width(), image.height()), (avatar.width, avatar.height));
+    let image =
+        image::load_from_memory_with_format(&avatar.bytes, format).expect("decodable output");
+    assert_eq!(
+        (image.width(), image.height()),
+        (avatar.width, avatar.height)
+    );
     image
 }
 
@@ -34,7 +38,10 @@ fn png_with_alpha_stays_png_with_alpha() {
 
 #[test]
 fn opaque_png_stays_png() {
-    let out = check(&png(&DynamicImage::ImageRgb8(halves(300, 150))), Format::Png);
+    let out = check(
+        &png(&DynamicImage::ImageRgb8(halves(300, 150))),
+        Format::Png,
+    );
     assert!(!out.color().has_alpha());
 }
 
@@ -69,15 +76,26 @@ fn svg_becomes_png() {
 fn cover_crops_the_centre_of_an_opaque_image() {
     // 400x200, red left half, blue right half: the centre square is
     // x = 100..300, so the avatar is still half red, half blue.
-    let avatar = process_avatar(&png(&DynamicImage::ImageRgb8(halves(400, 200))), &options(64, true))
-        .expect("processed");
+    let avatar = process_avatar(
+        &png(&DynamicImage::ImageRgb8(halves(400, 200))),
+        &options(64, true),
+    )
+    .expect("processed");
     let out = decoded(&avatar).to_rgb8();
     for y in [0, 31, 63] {
         for x in [0, 16, 24] {
-            assert!(close(out.get_pixel(x, y).0, [255, 0, 0], 2), "({x},{y}) {:?}", out.get_pixel(x, y));
+            assert!(
+                close(out.get_pixel(x, y).0, [255, 0, 0], 2),
+                "({x},{y}) {:?}",
+                out.get_pixel(x, y)
+            );
         }
         for x in [40, 48, 63] {
-            assert!(close(out.get_pixel(x, y).0, [0, 0, 255], 2), "({x},{y}) {:?}", out.get_pixel(x, y));
+            assert!(
+                close(out.get_pixel(x, y).0, [0, 0, 255], 2),
+                "({x},{y}) {:?}",
+                out.get_pixel(x, y)
+            );
         }
     }
 }
@@ -123,8 +141,14 @@ fn svg_without_resize_uses_its_own_size_or_the_fallback() {
     let avatar = process_avatar(without_size, &options(64, false)).expect("processed");
     assert_eq!((avatar.width, avatar.height), (64, 64));
     let huge = br#"<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="50000"/>"#;
-    let avatar = process_avatar(huge, &options(64, false)).expect("processed");
-    assert_eq!((avatar.width, avatar.height), (10_000, 5_000));
+    let mut opts = options(64, false);
+    opts.limits = Limits {
+        max_dimension: 300,
+        max_pixels: 20_000,
+        ..Limits::default()
+    };
+    let avatar = process_avatar(huge, &opts).expect("processed");
+    assert_eq!((avatar.width, avatar.height), (200, 100));
 }
 
 #[test]
@@ -159,7 +183,10 @@ fn png_output_carries_no_text_or_exif_chunks() {
         let avatar = process_avatar(&input, &options(48, resize)).expect("processed");
         let types = png_chunk_types(&avatar.bytes);
         assert!(types.contains(b"IDAT"));
-        assert!(!types.contains(b"tEXt") && !types.contains(b"eXIf"), "{types:?}");
+        assert!(
+            !types.contains(b"tEXt") && !types.contains(b"eXIf"),
+            "{types:?}"
+        );
         assert!(!avatar.bytes.windows(7).any(|w| w == b"at home"));
     }
 }

@@ -31,7 +31,10 @@ fn png_and_jpeg_have_the_viewbox_size_and_a_drawn_glyph() {
             let image = raster("arthur", size, format);
             let background = [0x15, 0x8D, 0x65];
             for (x, y) in [(0, 0), (size - 1, 0), (0, size - 1), (size - 1, size - 1)] {
-                assert!(near(image.get_pixel(x, y).0, background, 12), "{format:?} corner");
+                assert!(
+                    near(image.get_pixel(x, y).0, background, 12),
+                    "{format:?} corner"
+                );
             }
             // The white "A" covers part of the central region.
             let c = size / 2;
@@ -41,8 +44,14 @@ fn png_and_jpeg_have_the_viewbox_size_and_a_drawn_glyph() {
                 .filter(|&(x, y)| image.get_pixel(x, y).0.iter().all(|&v| v > 220))
                 .count();
             let area = (2 * r * 2 * r) as usize;
-            assert!(white * 20 > area, "{format:?} {size}: {white} white pixels of {area}");
-            assert!(white * 2 < area, "{format:?} {size}: the centre is not all white");
+            assert!(
+                white * 20 > area,
+                "{format:?} {size}: {white} white pixels of {area}"
+            );
+            assert!(
+                white * 2 < area,
+                "{format:?} {size}: the centre is not all white"
+            );
         }
     }
 }

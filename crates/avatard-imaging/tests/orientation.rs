@@ -53,10 +53,21 @@ fn all_eight_orientations_are_applied() {
         assert_eq!(avatar.format, Format::Jpeg);
         let rotated = orientation >= 5;
         let (dw, dh) = if rotated { (H, W) } else { (W, H) };
-        assert_eq!((avatar.width, avatar.height), (dw, dh), "orientation {orientation}");
-        let out = image::load_from_memory(&avatar.bytes).expect("decodable").to_rgb8();
+        assert_eq!(
+            (avatar.width, avatar.height),
+            (dw, dh),
+            "orientation {orientation}"
+        );
+        let out = image::load_from_memory(&avatar.bytes)
+            .expect("decodable")
+            .to_rgb8();
         // Sample the middle of each displayed quadrant.
-        for (x, y) in [(dw / 4, dh / 4), (3 * dw / 4, dh / 4), (dw / 4, 3 * dh / 4), (3 * dw / 4, 3 * dh / 4)] {
+        for (x, y) in [
+            (dw / 4, dh / 4),
+            (3 * dw / 4, dh / 4),
+            (dw / 4, 3 * dh / 4),
+            (3 * dw / 4, 3 * dh / 4),
+        ] {
             let (sx, sy) = stored_position(orientation, x, y);
             let expected = stored_colour(sx, sy);
             let actual = out.get_pixel(x, y).0;
@@ -75,7 +86,9 @@ fn orientation_is_ignored_when_not_requested() {
     opts.auto_orient = false;
     let avatar = process_avatar(&input, &opts).expect("processed");
     assert_eq!((avatar.width, avatar.height), (W, H));
-    let out = image::load_from_memory(&avatar.bytes).expect("decodable").to_rgb8();
+    let out = image::load_from_memory(&avatar.bytes)
+        .expect("decodable")
+        .to_rgb8();
     assert!(close(out.get_pixel(8, 8).0, RED, 40));
 }
 
@@ -86,7 +99,9 @@ fn orientation_applies_before_cropping() {
     let input = with_segment(&jpeg(&source()), &exif_app1(6));
     let avatar = process_avatar(&input, &options(32, true)).expect("processed");
     assert_eq!((avatar.width, avatar.height), (32, 32));
-    let out = image::load_from_memory(&avatar.bytes).expect("decodable").to_rgb8();
+    let out = image::load_from_memory(&avatar.bytes)
+        .expect("decodable")
+        .to_rgb8();
     let (sx, sy) = stored_position(6, 4, 4 + 16);
     assert!(close(out.get_pixel(4, 4).0, stored_colour(sx, sy), 40));
     let (sx, sy) = stored_position(6, 28, 28 + 16);

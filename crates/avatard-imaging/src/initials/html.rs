@@ -13,20 +13,22 @@
 //! `textarea` and `option`, whose content vanishes too; comments,
 //! declarations and processing instructions vanish.
 //!
-//! Known approximations, all in malformed or exotic markup: named entities
-//! are decoded only for the Latin-1 set plus `&apos;` (others stay literal,
-//! giving `&`), htmlparser2's implied end tags (a new `<option>` closing the
-//! previous one) and foreign-content (`<svg>`, `<math>`) rules are not
-//! modelled.
+//! Known approximations, all in malformed or exotic markup: htmlparser2's
+//! implied end tags (a new `<option>` closing the previous one) and its
+//! foreign-content (`<svg>`, `<math>`) rules are not modelled, and only some
+//! named entities are known (see [`super::entities`]).
+
+use super::entities;
 
 /// sanitize-html's default `allowedTags`.
+#[rustfmt::skip]
 const ALLOWED: &[&str] = &[
     "address", "article", "aside", "footer", "header", "h1", "h2", "h3", "h4", "h5", "h6",
     "hgroup", "main", "nav", "section", "blockquote", "dd", "div", "dl", "dt", "figcaption",
     "figure", "hr", "li", "menu", "ol", "p", "pre", "ul", "a", "abbr", "b", "bdi", "bdo", "br",
-    "cite", "code", "data", "dfn", "em", "i", "kbd", "mark", "q", "rb", "rp", "rt", "rtc",
-    "ruby", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr",
-    "caption", "col", "colgroup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
+    "cite", "code", "data", "dfn", "em", "i", "kbd", "mark", "q", "rb", "rp", "rt", "rtc", "ruby",
+    "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr", "caption",
+    "col", "colgroup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
 ];
 
 /// sanitize-html's default `nonTextTags`: dropped together with their text.
@@ -40,35 +42,6 @@ const VOID: &[&str] = &[
 
 /// Elements whose content htmlparser2 reads as raw text up to the end tag.
 const RAW_TEXT: &[&str] = &["script", "style", "title"];
-
-/// Latin-1 entity names for U+00A0..=U+00FF, in code point order. All of
-/// them are "legacy" entities, recognised in text even without `;`.
-const LATIN1: [&str; 96] = [
-    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
-    "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
-    "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
-    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave",
-    "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve",
-    "Oacute", "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml",
-    "Yacute", "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig",
-    "ccedil", "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth",
-    "ntilde", "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave",
-    "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
-];
-
-/// Other legacy (semicolon-optional) entities.
-const LEGACY: &[(&str, char)] = &[
-    ("amp", '&'),
-    ("AMP", '&'),
-    ("lt", '<'),
-    ("LT", '<'),
-    ("gt", '>'),
-    ("GT", '>'),
-    ("quot", '"'),
-    ("QUOT", '"'),
-    ("COPY", '©'),
-    ("REG", '®'),
-];
 
 /// The first code point sanitize-html's output would start with, if any.
 pub(super) fn first_char(html: &str) -> Option<char> {
@@ -120,10 +93,16 @@ impl Tokenizer<'_> {
             return None;
         }
         let first = match entities {
-            Entities::Decode if text.starts_with('&') => decode_entity(&text[1..]).unwrap_or('&'),
+            Entities::Decode if text.starts_with('&') => {
+                entities::decode(&text[1..]).unwrap_or('&')
+            }
             _ => text.chars().next()?,
         };
-        Some(if matches!(first, '<' | '>') { '&' } else { first })
+        Some(if matches!(first, '<' | '>') {
+            '&'
+        } else {
+            first
+        })
     }
 
     fn markup(&mut self, start: usize) -> Option<char> {
@@ -233,12 +212,15 @@ impl Tokenizer<'_> {
         let start = self.pos;
         let closing = format!("</{name}");
         let lower = self.html[start..].to_ascii_lowercase();
-        let end = lower.match_indices(&closing).map(|(i, _)| start + i).find(|&i| {
-            self.html
-                .as_bytes()
-                .get(i + closing.len())
-                .is_some_and(|&c| c == b'>' || is_space(c))
-        });
+        let end = lower
+            .match_indices(&closing)
+            .map(|(i, _)| start + i)
+            .find(|&i| {
+                self.html
+                    .as_bytes()
+                    .get(i + closing.len())
+                    .is_some_and(|&c| c == b'>' || is_space(c))
+            });
         let entities = if name == "title" {
             Entities::Decode
         } else {
@@ -248,10 +230,8 @@ impl Tokenizer<'_> {
             self.pos = self.html.len();
             return self.text(&self.html[start..], entities);
         };
-        if end > start {
-            if let Some(c) = self.text(&self.html[start..end], entities) {
-                return Some(c);
-            }
+        if let Some(c) = self.text(&self.html[start..end], entities) {
+            return Some(c);
         }
         self.pos = self
             .find(end + closing.len(), ">")
@@ -372,63 +352,6 @@ fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\n' | b'\t' | b'\x0C' | b'\r')
 }
 
-/// Decodes the entity at the start of `rest` (just after a `&` in text).
-fn decode_entity(rest: &str) -> Option<char> {
-    if let Some(number) = rest.strip_prefix('#') {
-        let (radix, digits) = match number.strip_prefix(['x', 'X']) {
-            Some(hex) => (16, hex),
-            None => (10, number),
-        };
-        let len = digits
-            .bytes()
-            .take_while(|c| (*c as char).is_digit(radix))
-            .count();
-        if len == 0 {
-            return None;
-        }
-        let value = digits[..len].chars().fold(0u32, |acc, c| {
-            acc.saturating_mul(radix)
-                .saturating_add(c.to_digit(radix).unwrap_or(0))
-        });
-        return Some(numeric_reference(value));
-    }
-    let name_len = rest
-        .bytes()
-        .take_while(u8::is_ascii_alphanumeric)
-        .count();
-    let name = &rest[..name_len];
-    if name == "apos" && rest[name_len..].starts_with(';') {
-        return Some('\'');
-    }
-    // The longest legacy entity that prefixes the name wins; legacy entities
-    // need no semicolon in text.
-    (1..=name.len()).rev().find_map(|len| named(&name[..len]))
-}
-
-fn named(name: &str) -> Option<char> {
-    if let Some(&(_, c)) = LEGACY.iter().find(|(n, _)| *n == name) {
-        return Some(c);
-    }
-    let index = LATIN1.iter().position(|n| *n == name)?;
-    char::from_u32(0xA0 + index as u32)
-}
-
-/// The `entities` package's `replaceCodePoint`: NUL, surrogates and values
-/// beyond Unicode become U+FFFD; C1 controls are read as Windows-1252.
-fn numeric_reference(value: u32) -> char {
-    const WINDOWS_1252: [u16; 32] = [
-        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-        0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013,
-        0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
-    ];
-    let mapped = match value {
-        0 => 0xFFFD,
-        0x80..=0x9F => u32::from(WINDOWS_1252[(value - 0x80) as usize]),
-        _ => value,
-    };
-    char::from_u32(mapped).unwrap_or('\u{FFFD}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::first_char;
@@ -492,23 +415,7 @@ mod tests {
         assert_eq!(first_char("</"), Some('&'));
         assert_eq!(first_char("&lt;b&gt;"), Some('&'));
         assert_eq!(first_char("&amp;"), Some('&'));
-    }
-
-    #[test]
-    fn entities_are_decoded() {
-        assert_eq!(first_char("&Eacute;mile"), Some('É'));
-        assert_eq!(first_char("&eacutemile"), Some('é'));
-        assert_eq!(first_char("&quot;q"), Some('"'));
-        assert_eq!(first_char("&apos;a"), Some('\''));
-        assert_eq!(first_char("&apos"), Some('&'));
-        assert_eq!(first_char("&#65;"), Some('A'));
-        assert_eq!(first_char("&#x42"), Some('B'));
-        assert_eq!(first_char("&#0;"), Some('\u{FFFD}'));
-        assert_eq!(first_char("&#128;"), Some('€'));
-        assert_eq!(first_char("&#xD800;"), Some('\u{FFFD}'));
-        assert_eq!(first_char("&#99999999999;"), Some('\u{FFFD}'));
-        assert_eq!(first_char("&#x1F600;"), Some('😀'));
-        assert_eq!(first_char("&#;"), Some('&'));
         assert_eq!(first_char("&unknown;"), Some('&'));
+        assert_eq!(first_char("&Eacute;mile"), Some('É'));
     }
 }

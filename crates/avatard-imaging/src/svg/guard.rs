@@ -218,8 +218,14 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused() {
-        assert!(matches!(check(&nested(MAX_DEPTH)), Err(ImageError::TooLarge(_))));
-        assert!(matches!(check(&nested(5_000)), Err(ImageError::TooLarge(_))));
+        assert!(matches!(
+            check(&nested(MAX_DEPTH)),
+            Err(ImageError::TooLarge(_))
+        ));
+        assert!(matches!(
+            check(&nested(5_000)),
+            Err(ImageError::TooLarge(_))
+        ));
     }
 
     #[test]
@@ -227,7 +233,10 @@ mod tests {
         let siblings = format!("<svg>{}</svg>", "<rect/>".repeat(20_000));
         let err = check(&siblings).unwrap_err();
         assert!(matches!(err, ImageError::TooLarge(_)), "{err}");
-        assert_eq!(err.to_string(), "the SVG image has more than 10000 elements");
+        assert_eq!(
+            err.to_string(),
+            "the SVG image has more than 10000 elements"
+        );
     }
 
     #[test]
@@ -267,10 +276,7 @@ mod tests {
 
     #[test]
     fn marker_fan_out_is_counted() {
-        let marker = format!(
-            "<marker id='m'>{}</marker>",
-            "<circle r='1'/>".repeat(100)
-        );
+        let marker = format!("<marker id='m'>{}</marker>", "<circle r='1'/>".repeat(100));
         let points: String = (0..2_000).map(|i| format!("L{i} {i} ")).collect();
         let svg = format!(
             "<svg xmlns='http://www.w3.org/2000/svg'><defs>{marker}</defs>\
@@ -293,7 +299,10 @@ mod tests {
 
     #[test]
     fn broken_xml_is_invalid() {
-        assert!(matches!(check("<svg><g></svg>"), Err(ImageError::Invalid(_))));
+        assert!(matches!(
+            check("<svg><g></svg>"),
+            Err(ImageError::Invalid(_))
+        ));
         assert!(matches!(check("<html/>"), Err(ImageError::Invalid(_))));
     }
 }

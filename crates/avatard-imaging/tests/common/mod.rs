@@ -29,7 +29,12 @@ pub fn png(image: &DynamicImage) -> Vec<u8> {
 pub fn jpeg(image: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, 95)
-        .write_image(image, image.width(), image.height(), ExtendedColorType::Rgb8)
+        .write_image(
+            image,
+            image.width(),
+            image.height(),
+            ExtendedColorType::Rgb8,
+        )
         .expect("encode jpeg");
     out
 }
@@ -37,7 +42,12 @@ pub fn jpeg(image: &RgbImage) -> Vec<u8> {
 pub fn gif(image: &RgbaImage) -> Vec<u8> {
     let mut out = Vec::new();
     GifEncoder::new(&mut out)
-        .encode(image, image.width(), image.height(), ExtendedColorType::Rgba8)
+        .encode(
+            image,
+            image.width(),
+            image.height(),
+            ExtendedColorType::Rgba8,
+        )
         .expect("encode gif");
     out
 }
@@ -45,7 +55,12 @@ pub fn gif(image: &RgbaImage) -> Vec<u8> {
 pub fn webp(image: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     WebPEncoder::new_lossless(&mut out)
-        .write_image(image, image.width(), image.height(), ExtendedColorType::Rgb8)
+        .write_image(
+            image,
+            image.width(),
+            image.height(),
+            ExtendedColorType::Rgb8,
+        )
         .expect("encode webp");
     out
 }
@@ -178,11 +193,14 @@ pub fn with_segment(jpeg: &[u8], segment: &[u8]) -> Vec<u8> {
 
 /// Standard base64, for data: URLs.
 pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
