@@ -335,14 +335,14 @@ impl Avatars {
         let target = self.accounts.user_from_params(params).await?;
         let allow_change = self.settings.bool(settings::ALLOW_USER_AVATAR_CHANGE);
         let caller_user = &caller.user;
-        if !(allow_change && target.user.id == caller_user.id)
-            && !self
+        let resets_own = allow_change && target.user.id == caller_user.id;
+        let moderates = self
+            .authz
+            .has_permission(caller_user, authorization::EDIT_OTHER_USER_AVATAR)
+            || self
                 .authz
-                .has_permission(caller_user, authorization::EDIT_OTHER_USER_AVATAR)
-            && !self
-                .authz
-                .has_permission(caller_user, authorization::MANAGE_MODERATION_ACTIONS)
-        {
+                .has_permission(caller_user, authorization::MANAGE_MODERATION_ACTIONS);
+        if !(resets_own || moderates) {
             return Err(Error::meteor(
                 "error-not-allowed",
                 Some("Reset avatar is not allowed"),

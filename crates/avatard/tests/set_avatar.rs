@@ -382,7 +382,7 @@ async fn targeting_another_user_needs_edit_other_user_avatar() {
     assert_eq!(status, 200);
     assert_eq!(server.avatar_bytes("bob").await.0, "image/jpeg");
     assert_eq!(
-        server.avatar(&"/avatar/alice".to_string()).await.headers()["content-type"],
+        server.avatar("/avatar/alice").await.headers()["content-type"],
         "image/svg+xml"
     );
 
