@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what the tests need, runs them, cleans up.
-#   1. Rust unit and integration tests (the integration tests start the real avatard binary
-#      on ephemeral ports and talk to it over HTTP).
-#   2. The end-to-end test: the published `rocketchat-api` Python client, installed into a
-#      virtual environment here, drives a real avatard.
+# The whole test suite, from a fresh clone: installs and starts what the tests need, runs them, and
+# stops it all again.
+#   1. Throwaway PostgreSQL and SeaweedFS (S3) servers (scripts/services.sh), a Python venv.
+#   2. Every Rust test on the embedded configuration (SQLite + files); the storage tests also run
+#      against PostgreSQL and S3.
+#   3. The integration suite again with every server on PostgreSQL + S3, plus the two-replica tests.
+#   4. The end-to-end test (the published rocketchat-api client) on both configurations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/services.sh
 
-echo "== Rust: unit and integration tests"
-cargo test --workspace --all-targets --locked
-
-echo "== Python: end-to-end with the rocketchat-api client"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+start_services
+
+echo "== Rust: every test, embedded configuration (SQLite + files)"
+cargo test --workspace --all-targets --locked -- --skip two_replicas
+
+echo "== Rust: integration suite and two replicas, scale-out configuration (PostgreSQL + S3)"
+AVATARD_TEST_SCALE_OUT=1 cargo test -p avatard --tests --locked
+
+echo "== Python: end-to-end with the rocketchat-api client, both configurations"
 cargo build --locked -p avatard
-AVATARD_BIN="$PWD/target/debug/avatard" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
+export AVATARD_BIN="$PWD/target/debug/avatard"
+.venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
+AVATARD_TEST_SCALE_OUT=1 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 
+use crate::changes::{Change, ChangeFeed};
 use crate::error::{Error, Result};
 use crate::model::{Permission, User};
 use crate::store::MetadataStore;
@@ -49,12 +50,13 @@ pub const DEFAULT_PERMISSIONS: &[(&str, &[&str])] = &[
 #[derive(Clone)]
 pub struct Authorization {
     store: Arc<dyn MetadataStore>,
+    feed: Arc<dyn ChangeFeed>,
     table: Arc<RwLock<HashMap<String, Permission>>>,
 }
 
 impl Authorization {
     /// Seed missing permissions with their defaults and load the table.
-    pub async fn load(store: Arc<dyn MetadataStore>) -> Result<Self> {
+    pub async fn load(store: Arc<dyn MetadataStore>, feed: Arc<dyn ChangeFeed>) -> Result<Self> {
         let now = Utc::now();
         let defaults: Vec<Permission> = DEFAULT_PERMISSIONS
             .iter()
@@ -67,13 +69,15 @@ impl Authorization {
         store.seed_permissions(&defaults).await?;
         let authz = Authorization {
             store,
+            feed,
             table: Arc::default(),
         };
         authz.reload().await?;
         Ok(authz)
     }
 
-    async fn reload(&self) -> Result<()> {
+    /// Re-read the table from the store, e.g. after another replica changed it.
+    pub async fn reload(&self) -> Result<()> {
         let table = self
             .store
             .permissions()
@@ -138,7 +142,9 @@ impl Authorization {
             }
         }
         self.store.update_permissions(&changes).await?;
-        self.reload().await
+        self.reload().await?;
+        crate::settings::publish(&self.feed, Change::Permissions).await;
+        Ok(())
     }
 }
 

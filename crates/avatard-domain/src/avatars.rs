@@ -5,6 +5,7 @@
 //! store before the user's record is switched to it in one transaction, and the replaced blob is
 //! removed only after that commit. A rejected upload therefore changes nothing.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use avatard_imaging::{AvatarOptions, Limits, Sniffed, initials};
 use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
-use tokio::sync::{Mutex, MutexGuard, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::DomainConfig;
 use crate::accounts::{Accounts, TargetParams};
@@ -29,12 +30,11 @@ use crate::store::{BlobStore, MetadataStore};
 /// 304 for it (R6.4 step 6).
 pub const INITIALS_LAST_MODIFIED: &str = "Thu, 01 Jan 2015 00:00:00 GMT";
 
+/// The lease that makes one replica at a time run the orphan sweep.
+const SWEEP_LEASE: &str = "orphan-sweep";
+
 /// How long fetching an `avatarUrl` may take, all included (R3.4).
 const URL_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Writes to one user's avatar are serialised through one of these locks, so two concurrent changes
-/// cannot interleave their commit and their clean-up of the replaced blob.
-const WRITE_LOCK_STRIPES: usize = 64;
 
 /// What the server shows for an avatar request.
 #[derive(Debug)]
@@ -73,7 +73,6 @@ pub struct Avatars {
     fetcher: Fetcher,
     /// Bounds concurrent image decoding: each decode may hold hundreds of MB of pixels.
     image_work: Arc<Semaphore>,
-    write_locks: Arc<[Mutex<()>]>,
     /// The most bytes ever read for one image, whatever `FileUpload_MaxFileSize` says.
     upload_ceiling: u64,
 }
@@ -95,7 +94,6 @@ impl Avatars {
             accounts,
             fetcher: Fetcher::new(),
             image_work: Arc::new(Semaphore::new(config.image_workers.max(1))),
-            write_locks: (0..WRITE_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             upload_ceiling: config.upload_ceiling,
         }
     }
@@ -269,7 +267,9 @@ impl Avatars {
         let avatar = self.process(bytes).await?;
         let hash = ids::sha256_hex(&avatar.bytes);
         let record = AvatarRecord {
-            blob_key: format!("{}/{hash}", target.id),
+            // The content hash names the bytes; the nonce makes every write's key new, so deleting a
+            // replaced key can never delete bytes another request (or replica) is about to commit.
+            blob_key: format!("{}/{hash}-{}", target.id, ids::new_id()),
             etag: hash[..32].to_owned(),
             origin,
             content_type: avatar.format.mime().to_owned(),
@@ -277,7 +277,6 @@ impl Avatars {
             uploaded_at: Utc::now(),
         };
 
-        let _writing = self.write_lock(&target.id).await;
         self.blobs
             .put(&record.blob_key, Bytes::from(avatar.bytes))
             .await?;
@@ -293,7 +292,7 @@ impl Avatars {
                 });
             }
         };
-        if let Some(old) = replaced.filter(|old| *old != record.blob_key) {
+        if let Some(old) = replaced {
             self.discard_blob(&old).await;
         }
         Ok(record)
@@ -322,12 +321,41 @@ impl Avatars {
         }
     }
 
-    async fn write_lock(&self, user_id: &str) -> MutexGuard<'_, ()> {
-        let stripe = user_id
-            .bytes()
-            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
-            % self.write_locks.len();
-        self.write_locks[stripe].lock().await
+    /// Remove blobs that no avatar record names and that are older than `grace`: writes whose commit
+    /// never happened (a crash, a failed commit) or whose clean-up failed. Because keys are never
+    /// reused and a commit follows its write within seconds, nothing older than `grace` can still
+    /// become referenced. Only the replica holding the sweep lease (for `lease_for`) sweeps; the
+    /// others get `None`.
+    pub async fn sweep_orphans(
+        &self,
+        holder: &str,
+        grace: Duration,
+        lease_for: Duration,
+    ) -> Result<Option<usize>> {
+        let now = Utc::now();
+        let lease_until = now + chrono::Duration::from_std(lease_for).map_err(Error::internal)?;
+        if !self
+            .store
+            .try_lease(SWEEP_LEASE, holder, now, lease_until)
+            .await?
+        {
+            return Ok(None);
+        }
+        let cutoff = now - chrono::Duration::from_std(grace).map_err(Error::internal)?;
+        let referenced: HashSet<String> = self
+            .store
+            .referenced_blob_keys()
+            .await?
+            .into_iter()
+            .collect();
+        let mut removed = 0;
+        for blob in self.blobs.list().await? {
+            if blob.written_at < cutoff && !referenced.contains(&blob.key) {
+                self.blobs.delete(&blob.key).await?;
+                removed += 1;
+            }
+        }
+        Ok(Some(removed))
     }
 
     /// `users.resetAvatar` (R4.1–R4.5).
@@ -367,7 +395,6 @@ impl Avatars {
                 None,
             ));
         }
-        let _writing = self.write_lock(&target.user.id).await;
         if let Some(old) = self.store.clear_avatar(&target.user.id).await? {
             self.discard_blob(&old).await;
         }

@@ -104,6 +104,10 @@ pub enum StoreError {
     /// The record the operation needs (e.g. the user an avatar is committed for) does not exist.
     #[error("not found")]
     NotFound,
+    /// The engine could not be reached or gave up for a reason that may pass (connection lost,
+    /// timeout, serialization conflict); worth retrying.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error("storage failure: {0}")]
     Backend(String),
 }

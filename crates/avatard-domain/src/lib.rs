@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod authorization;
 pub mod avatars;
+pub mod changes;
 mod error;
 pub mod ids;
 pub mod model;
@@ -22,6 +23,7 @@ pub use error::{Error, NOT_LOGGED_IN, Result, StoreError};
 use accounts::Accounts;
 use authorization::Authorization;
 use avatars::Avatars;
+use changes::{Change, ChangeFeed};
 use settings::Settings;
 use store::{BlobStore, MetadataStore};
 
@@ -44,6 +46,20 @@ pub struct Domain {
     pub authorization: Authorization,
     pub settings: Settings,
     pub avatars: Avatars,
+    metadata: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
+}
+
+/// Whether the engines behind the domain answer.
+pub struct Readiness {
+    pub database: std::result::Result<(), StoreError>,
+    pub storage: std::result::Result<(), StoreError>,
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        self.database.is_ok() && self.storage.is_ok()
+    }
 }
 
 impl Domain {
@@ -51,10 +67,11 @@ impl Domain {
     pub async fn open(
         store: Arc<dyn MetadataStore>,
         blobs: Arc<dyn BlobStore>,
+        feed: Arc<dyn ChangeFeed>,
         config: &DomainConfig,
     ) -> Result<Self> {
-        let settings = Settings::load(store.clone(), config.storage_type).await?;
-        let authorization = Authorization::load(store.clone()).await?;
+        let settings = Settings::load(store.clone(), feed.clone(), config.storage_type).await?;
+        let authorization = Authorization::load(store.clone(), feed).await?;
         let accounts = Accounts::new(
             store.clone(),
             blobs.clone(),
@@ -62,8 +79,8 @@ impl Domain {
             authorization.clone(),
         );
         let avatars = Avatars::new(
-            store,
-            blobs,
+            store.clone(),
+            blobs.clone(),
             settings.clone(),
             authorization.clone(),
             accounts.clone(),
@@ -74,6 +91,26 @@ impl Domain {
             authorization,
             settings,
             avatars,
+            metadata: store,
+            blobs,
         })
+    }
+
+    /// Reload what another replica changed; `None` (a missed notification, a periodic refresh)
+    /// reloads every view.
+    pub async fn refresh(&self, change: Option<Change>) -> Result<()> {
+        if change.is_none_or(|c| c == Change::Settings) {
+            self.settings.reload().await?;
+        }
+        if change.is_none_or(|c| c == Change::Permissions) {
+            self.authorization.reload().await?;
+        }
+        Ok(())
+    }
+
+    /// Ask both engines whether they answer.
+    pub async fn readiness(&self) -> Readiness {
+        let (database, storage) = tokio::join!(self.metadata.ping(), self.blobs.ping());
+        Readiness { database, storage }
     }
 }

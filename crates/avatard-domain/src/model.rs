@@ -86,3 +86,11 @@ pub struct StoredSetting {
     pub value: serde_json::Value,
     pub updated_at: DateTime<Utc>,
 }
+
+/// A stored login token (only its hash).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoginToken {
+    pub user_id: String,
+    pub hashed_token: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use chrono::Utc;
 use serde_json::Value;
 
+use crate::changes::{Change, ChangeFeed};
 use crate::error::{Error, Result};
 use crate::model::StoredSetting;
 use crate::store::MetadataStore;
@@ -116,7 +117,7 @@ pub static DEFINITIONS: &[SettingDefinition] = &[
     boolean(ROTATE_IMAGES, true),
     SettingDefinition {
         id: STORAGE_TYPE,
-        kind: SettingType::Select(&["FileSystem", "AmazonS3"]),
+        kind: SettingType::Select(&["FileSystem", "AmazonS3", "Memory"]),
         default: DefaultValue::Str("FileSystem"),
     },
     boolean(USE_NAME_AVATAR, false),
@@ -137,21 +138,39 @@ pub fn definition(id: &str) -> Option<&'static SettingDefinition> {
 #[derive(Clone)]
 pub struct Settings {
     store: Arc<dyn MetadataStore>,
+    feed: Arc<dyn ChangeFeed>,
     values: Arc<RwLock<HashMap<&'static str, Value>>>,
+    storage_type: &'static str,
 }
 
 impl Settings {
-    /// Load the stored values over the defaults. A stored value the current definition no longer
-    /// accepts (for example after a type change) is ignored in favour of the default.
+    /// Load the stored values over the defaults.
     ///
     /// `storage_type` is what `FileUpload_Storage_Type` reports: storage is chosen by the operator's
     /// configuration, so the setting tells the truth about it and cannot be changed through the API.
-    pub async fn load(store: Arc<dyn MetadataStore>, storage_type: &'static str) -> Result<Self> {
+    pub async fn load(
+        store: Arc<dyn MetadataStore>,
+        feed: Arc<dyn ChangeFeed>,
+        storage_type: &'static str,
+    ) -> Result<Self> {
+        let settings = Settings {
+            store,
+            feed,
+            values: Arc::default(),
+            storage_type,
+        };
+        settings.reload().await?;
+        Ok(settings)
+    }
+
+    /// Re-read every value from the store, e.g. after another replica changed one. A stored value
+    /// the current definition no longer accepts (after a type change) yields to the default.
+    pub async fn reload(&self) -> Result<()> {
         let mut values: HashMap<&'static str, Value> = DEFINITIONS
             .iter()
             .map(|d| (d.id, d.default_value()))
             .collect();
-        for stored in store.settings().await? {
+        for stored in self.store.settings().await? {
             match definition(&stored.id) {
                 Some(def) if def.accepts(&stored.value) => {
                     values.insert(def.id, stored.value);
@@ -161,11 +180,12 @@ impl Settings {
                 }
             }
         }
-        values.insert(STORAGE_TYPE, Value::from(storage_type));
-        Ok(Settings {
-            store,
-            values: Arc::new(RwLock::new(values)),
-        })
+        values.insert(STORAGE_TYPE, Value::from(self.storage_type));
+        *self
+            .values
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = values;
+        Ok(())
     }
 
     /// The current value of a known setting; `None` for ids the server does not know.
@@ -221,6 +241,7 @@ impl Settings {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(def.id, value);
+        publish(&self.feed, Change::Settings).await;
         Ok(())
     }
 
@@ -230,5 +251,13 @@ impl Settings {
         self.values
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Tell the other replicas. The change is committed already, so a failure here only delays them
+/// until their periodic reload; it is logged, not returned.
+pub(crate) async fn publish(feed: &Arc<dyn ChangeFeed>, change: Change) {
+    if let Err(err) = feed.publish(change).await {
+        tracing::warn!(change = change.as_str(), %err, "could not notify other replicas");
     }
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
-use crate::model::{AvatarRecord, Permission, StoredSetting, User, UserRecord};
+use crate::model::{AvatarRecord, LoginToken, Permission, StoredSetting, User, UserRecord};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -62,9 +62,37 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     async fn settings(&self) -> StoreResult<Vec<StoredSetting>>;
     async fn put_setting(&self, setting: &StoredSetting) -> StoreResult<()>;
+
+    /// Every user with their avatar record, for copying a deployment.
+    async fn all_users(&self) -> StoreResult<Vec<UserRecord>>;
+    /// Every login token, for copying a deployment without logging everyone out.
+    async fn all_login_tokens(&self) -> StoreResult<Vec<LoginToken>>;
+    /// The blob keys avatar records name; the orphan sweep keeps these.
+    async fn referenced_blob_keys(&self) -> StoreResult<Vec<String>>;
+
+    /// Take or renew the lease `name` for `holder` until `expires_at`; false while another holder's
+    /// lease is still valid. Lets one replica at a time run periodic work.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Succeeds when the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
 }
 
-/// Immutable, content-addressed avatar bytes.
+/// A blob and when it was written, for the orphan sweep.
+#[derive(Clone, Debug)]
+pub struct BlobInfo {
+    pub key: String,
+    pub written_at: DateTime<Utc>,
+}
+
+/// Immutable avatar bytes. Keys are never reused: each write gets a fresh key (content hash plus a
+/// nonce), so removing a replaced blob can never remove bytes another writer is about to commit.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Store `bytes` under `key` durably (it survives a crash once this returns). Writing a key that
@@ -75,4 +103,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Remove what interrupted writes left behind (run at startup); returns how many were removed.
     async fn sweep_incomplete(&self) -> StoreResult<usize>;
+    /// Every blob.
+    async fn list(&self) -> StoreResult<Vec<BlobInfo>>;
+    /// Succeeds when the store answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use avatard_domain::StoreError;
-use avatard_domain::store::{BlobStore, StoreResult};
+use avatard_domain::store::{BlobInfo, BlobStore, StoreResult};
 use bytes::Bytes;
 
 const INCOMPLETE: &str = ".incomplete";
@@ -110,6 +110,42 @@ impl BlobStore for FileBlobStore {
         .map_err(|e| StoreError::Backend(e.to_string()))?
         .map_err(backend)
     }
+
+    async fn list(&self) -> StoreResult<Vec<BlobInfo>> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || list_files(&root))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+            .map_err(backend)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        tokio::fs::metadata(self.root.join(INCOMPLETE))
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+}
+
+/// Every blob under `root`: keys are `<folder>/<file>`, the layout `path_of` creates.
+fn list_files(root: &Path) -> std::io::Result<Vec<BlobInfo>> {
+    let mut blobs = Vec::new();
+    for folder in std::fs::read_dir(root)? {
+        let folder = folder?;
+        let name = folder.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !folder.file_type()?.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(folder.path())? {
+            let file = file?;
+            let written = file.metadata()?.modified()?;
+            blobs.push(BlobInfo {
+                key: format!("{name}/{}", file.file_name().to_string_lossy()),
+                written_at: written.into(),
+            });
+        }
+    }
+    Ok(blobs)
 }
 
 #[cfg(test)]
@@ -169,5 +205,13 @@ mod tests {
         std::fs::write(dir.path().join(INCOMPLETE).join("half"), b"partial").unwrap();
         assert_eq!(store.sweep_incomplete().await.unwrap(), 1);
         assert_eq!(store.get("u/kept").await.unwrap().unwrap(), "k");
+        let listed: Vec<String> = store
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b.key)
+            .collect();
+        assert_eq!(listed, vec!["u/kept".to_owned()]);
     }
 }

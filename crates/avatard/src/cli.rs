@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server.
     Serve(ServeArgs),
+    /// Bring the database schema up to date (the server also does this at start).
+    Migrate(MigrateArgs),
     /// Manage user accounts (works while the server runs).
     User {
         #[command(subcommand)]
@@ -33,12 +35,58 @@ pub enum UserCommand {
     Add(AddUserArgs),
 }
 
-/// Where the embedded storage lives.
+/// Where metadata and avatars are stored.
 #[derive(Args, Clone)]
 pub struct StorageArgs {
-    /// Folder for the SQLite database and the avatar blobs.
+    /// Folder for the embedded SQLite database and avatar files (when the URLs below are not given).
     #[arg(long, env = "AVATARD_DATA_DIR", default_value = "./avatard-data")]
     pub data_dir: PathBuf,
+    /// Metadata database: `sqlite://PATH` or `postgres://USER:PASS@HOST/DB`
+    /// [default: sqlite://<data-dir>/avatard.db].
+    #[arg(long, env = "AVATARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Avatar storage: `file://PATH`, `s3://BUCKET/PREFIX` (configured by the AWS_* variables,
+    /// AWS_ENDPOINT_URL for S3-compatible servers) or `memory://` [default: file://<data-dir>/blobs].
+    #[arg(long, env = "AVATARD_STORAGE_URL")]
+    pub storage_url: Option<String>,
+    /// Most database connections this process opens.
+    #[arg(long, env = "AVATARD_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+    /// Longest a database statement may run (PostgreSQL `statement_timeout`, SQLite busy timeout).
+    #[arg(
+        long,
+        env = "AVATARD_DATABASE_STATEMENT_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub database_statement_timeout_ms: u64,
+}
+
+impl StorageArgs {
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("avatard.db").display()
+            )
+        })
+    }
+
+    pub fn storage_url(&self) -> String {
+        self.storage_url
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("blobs").display()))
+    }
+
+    /// The data folder is needed only by the embedded defaults.
+    pub fn uses_data_dir(&self) -> bool {
+        self.database_url.is_none() || self.storage_url.is_none()
+    }
+}
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 #[derive(Args)]
@@ -53,6 +101,16 @@ pub struct ServeArgs {
     /// The most bytes read for one uploaded or fetched image, whatever FileUpload_MaxFileSize says.
     #[arg(long, env = "AVATARD_MAX_UPLOAD_BYTES", default_value_t = 104_857_600)]
     pub max_upload_bytes: u64,
+    /// Reload cached settings and permissions at least this often, so a missed change notification
+    /// from another replica delays it by no more than this.
+    #[arg(long, env = "AVATARD_CACHE_REFRESH_SECS", default_value_t = 30)]
+    pub cache_refresh_secs: u64,
+    /// How often to look for blobs no avatar names (one replica at a time).
+    #[arg(long, env = "AVATARD_ORPHAN_SWEEP_SECS", default_value_t = 600)]
+    pub orphan_sweep_secs: u64,
+    /// How old an unreferenced blob must be before the sweep removes it.
+    #[arg(long, env = "AVATARD_ORPHAN_GRACE_SECS", default_value_t = 3600)]
+    pub orphan_grace_secs: u64,
     #[command(flatten)]
     pub storage: StorageArgs,
 }

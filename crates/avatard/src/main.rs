@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
     logging::init();
     match cli.command {
         Command::Serve(args) => runtime::serve(args).await,
+        Command::Migrate(args) => runtime::migrate(args).await,
         Command::User {
             command: UserCommand::Add(args),
         } => runtime::add_user(args).await,

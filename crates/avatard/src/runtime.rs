@@ -1,25 +1,44 @@
-//! Wiring: open the stores, build the domain, bootstrap the admin, serve until a signal.
+//! Wiring: open the stores the URLs name, build the domain, bootstrap the admin, run the
+//! maintenance tasks, and serve until a signal.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use avatard_domain::accounts::NewAccount;
 use avatard_domain::authorization::USER;
 use avatard_domain::{Domain, DomainConfig};
 use avatard_http::AppState;
-use avatard_storage::{FileBlobStore, SqliteMetadata};
+use avatard_storage::{DatabaseConfig, Engine, SqlMetadata};
 use tokio::net::TcpListener;
 
-use crate::cli::{AddUserArgs, ServeArgs, StorageArgs};
+use crate::cli::{AddUserArgs, MigrateArgs, ServeArgs, StorageArgs};
 
-async fn open_domain(storage: &StorageArgs, upload_ceiling: u64) -> anyhow::Result<Domain> {
-    let dir = &storage.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let metadata = SqliteMetadata::open(&dir.join("avatard.db"))
+fn database_config(storage: &StorageArgs) -> anyhow::Result<DatabaseConfig> {
+    if storage.uses_data_dir() {
+        let dir = &storage.data_dir;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(DatabaseConfig {
+        url: storage.database_url(),
+        max_connections: storage.database_max_connections,
+        statement_timeout: Duration::from_millis(storage.database_statement_timeout_ms),
+    })
+}
+
+/// The domain on the configured stores, and the database engine it runs on.
+async fn open_domain(
+    storage: &StorageArgs,
+    upload_ceiling: u64,
+) -> anyhow::Result<(Domain, Engine)> {
+    let metadata = SqlMetadata::open(&database_config(storage)?)
         .await
         .context("opening the database")?;
-    let blobs = FileBlobStore::open(dir.join("blobs")).context("opening the blob folder")?;
-    let swept = avatard_domain::store::BlobStore::sweep_incomplete(&blobs).await?;
+    let engine = metadata.engine();
+    let feed = Arc::new(metadata.change_feed());
+    let storage_url = storage.storage_url();
+    let blobs = avatard_storage::open_blobs(&storage_url).context("opening the avatar storage")?;
+    let swept = blobs.sweep_incomplete().await?;
     if swept > 0 {
         tracing::info!(
             swept,
@@ -29,9 +48,10 @@ async fn open_domain(storage: &StorageArgs, upload_ceiling: u64) -> anyhow::Resu
     let config = DomainConfig {
         upload_ceiling,
         image_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        storage_type: "FileSystem",
+        storage_type: avatard_storage::storage_type(&storage_url),
     };
-    Ok(Domain::open(Arc::new(metadata), Arc::new(blobs), &config).await?)
+    let domain = Domain::open(Arc::new(metadata), blobs, feed, &config).await?;
+    Ok((domain, engine))
 }
 
 /// Rocket.Chat's first-start variables: create the admin when ADMIN_USERNAME and ADMIN_PASS are set.
@@ -52,9 +72,64 @@ async fn bootstrap_admin(domain: &Domain) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Background work every replica runs: following other replicas' changes (PostgreSQL), reloading
+/// cached views periodically in case a notification was missed, and the lease-guarded orphan sweep.
+fn spawn_maintenance(domain: &Domain, engine: Engine, args: &ServeArgs) {
+    if engine == Engine::Postgres {
+        let (following, url) = (domain.clone(), args.storage.database_url());
+        tokio::spawn(async move {
+            avatard_storage::follow_changes(&url, |change| {
+                let domain = following.clone();
+                async move {
+                    if let Err(err) = domain.refresh(change).await {
+                        tracing::warn!(%err, "could not reload after a change");
+                    }
+                }
+            })
+            .await;
+        });
+        let (refreshing, every) = (
+            domain.clone(),
+            Duration::from_secs(args.cache_refresh_secs.max(1)),
+        );
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                if let Err(err) = refreshing.refresh(None).await {
+                    tracing::warn!(%err, "periodic reload failed");
+                }
+            }
+        });
+    }
+    let sweeping = domain.clone();
+    let every = Duration::from_secs(args.orphan_sweep_secs.max(1));
+    let grace = Duration::from_secs(args.orphan_grace_secs);
+    // Identifies this process as a lease holder.
+    let holder = format!("{}-{}", std::process::id(), avatard_domain::ids::new_id());
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            match sweeping
+                .avatars
+                .sweep_orphans(&holder, grace, every * 2)
+                .await
+            {
+                Ok(Some(removed)) if removed > 0 => {
+                    tracing::info!(removed, "removed orphaned avatar blobs")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "orphan sweep failed"),
+            }
+        }
+    });
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let domain = open_domain(&args.storage, args.max_upload_bytes).await?;
+    let (domain, engine) = open_domain(&args.storage, args.max_upload_bytes).await?;
     bootstrap_admin(&domain).await?;
+    spawn_maintenance(&domain, engine, &args);
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -93,8 +168,17 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let metadata = SqlMetadata::connect(&database_config(&args.storage)?)
+        .await
+        .context("connecting to the database")?;
+    metadata.migrate().await?;
+    println!("the database schema is up to date");
+    Ok(())
+}
+
 pub async fn add_user(args: AddUserArgs) -> anyhow::Result<()> {
-    let domain = open_domain(&args.storage, 0).await?;
+    let (domain, _) = open_domain(&args.storage, 0).await?;
     let name = args.name.as_deref().unwrap_or(&args.username);
     let mut account = NewAccount::user(&args.username, name, args.email.as_deref(), &args.password);
     if !args.roles.is_empty() {

@@ -8,23 +8,34 @@ use std::time::Duration;
 
 use common::Server;
 
+/// `avatard user add ARGS` on the server's own storage.
+fn user_add(server: &Server, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_avatard"))
+        .args(["user", "add"])
+        .args(args)
+        .args(["--database-url", &server.storage.database_url])
+        .args(["--storage-url", &server.storage.storage_url])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run user add")
+}
+
 #[tokio::test]
 async fn user_add_works_while_the_server_runs() {
     let server = Server::start().await;
-    let output = Command::new(env!("CARGO_BIN_EXE_avatard"))
-        .args([
-            "user",
-            "add",
+    let output = user_add(
+        &server,
+        &[
             "--username",
             "operator",
             "--password",
             "op-pass",
-        ])
-        .args(["--email", "op@example.com", "--role", "admin", "--data-dir"])
-        .arg(server.dir.path().join("data"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run user add");
+            "--email",
+            "op@example.com",
+            "--role",
+            "admin",
+        ],
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -37,19 +48,7 @@ async fn user_add_works_while_the_server_runs() {
     assert_eq!(me["roles"], serde_json::json!(["admin", "user"]));
 
     // A second add of the same name fails cleanly.
-    let again = Command::new(env!("CARGO_BIN_EXE_avatard"))
-        .args([
-            "user",
-            "add",
-            "--username",
-            "OPERATOR",
-            "--password",
-            "x",
-            "--data-dir",
-        ])
-        .arg(server.dir.path().join("data"))
-        .output()
-        .expect("run user add");
+    let again = user_add(&server, &["--username", "OPERATOR", "--password", "x"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already in use"));
 }

@@ -150,7 +150,14 @@ async fn settings_read_write_validate_and_persist() {
         ("Accounts_SetDefaultAvatar", json!(true)),
         ("FileUpload_MaxFileSize", json!(104857600)),
         ("FileUpload_RotateImages", json!(true)),
-        ("FileUpload_Storage_Type", json!("FileSystem")),
+        (
+            "FileUpload_Storage_Type",
+            json!(if server.storage.is_embedded() {
+                "FileSystem"
+            } else {
+                "AmazonS3"
+            }),
+        ),
         ("UI_Use_Name_Avatar", json!(false)),
         ("Accounts_AllowAnonymousRead", json!(false)),
         ("Accounts_RegistrationForm", json!("Public")),

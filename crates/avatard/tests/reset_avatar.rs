@@ -58,7 +58,7 @@ async fn self_reset_removes_the_avatar_and_its_blob() {
         (200, json!({"success": true}))
     );
     assert!(!has_avatar(&server, "me").await);
-    assert!(server.blob_files().is_empty());
+    assert!(server.blob_keys().await.is_empty());
     let (_, info) = server
         .get(Some(&user), "/api/v1/users.info?username=me")
         .await;

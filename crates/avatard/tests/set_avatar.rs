@@ -35,7 +35,7 @@ async fn upload_sets_a_square_avatar_and_the_etag() {
         .await;
     assert_eq!(info["user"]["avatarOrigin"], "rest");
     assert_eq!(info["user"]["avatarETag"].as_str().unwrap().len(), 32);
-    assert_eq!(server.blob_files().len(), 1);
+    assert_eq!(server.blob_keys().await.len(), 1);
 }
 
 #[tokio::test]
@@ -57,7 +57,7 @@ async fn every_supported_format_is_accepted_and_normalised() {
         assert_eq!(decode(&served).dimensions(), (200, 200), "{name}");
     }
     // Each replacement removed the blob it replaced.
-    assert_eq!(server.blob_files().len(), 1);
+    assert_eq!(server.blob_keys().await.len(), 1);
 }
 
 #[tokio::test]
@@ -150,7 +150,7 @@ async fn rejected_uploads_keep_the_previous_avatar() {
     );
     assert_eq!(served(&server, "keeper").await, before);
     assert_eq!(
-        server.blob_files().len(),
+        server.blob_keys().await.len(),
         1,
         "a rejected upload left a blob behind"
     );
@@ -424,7 +424,7 @@ async fn the_avatar_size_setting_and_content_addressing() {
         .get(Some(&user), "/api/v1/users.info?username=sized")
         .await;
     assert_eq!(first["user"]["avatarETag"], second["user"]["avatarETag"]);
-    assert_eq!(server.blob_files().len(), 1);
+    assert_eq!(server.blob_keys().await.len(), 1);
 }
 
 #[tokio::test]

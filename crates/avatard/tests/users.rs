@@ -218,7 +218,7 @@ async fn delete_removes_the_user_and_their_avatar() {
             .0,
         200
     );
-    assert_eq!(server.blob_files().len(), 1);
+    assert_eq!(server.blob_keys().await.len(), 1);
 
     let (status, _) = server
         .post(
@@ -237,7 +237,7 @@ async fn delete_removes_the_user_and_their_avatar() {
         .await;
     assert_eq!((status.as_u16(), body), (200, json!({"success": true})));
     assert!(
-        server.blob_files().is_empty(),
+        server.blob_keys().await.is_empty(),
         "the avatar blob survived its user"
     );
     assert_eq!(server.get(Some(&gone), "/api/v1/me").await.0, 401);

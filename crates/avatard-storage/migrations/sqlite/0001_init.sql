@@ -1,3 +1,6 @@
+-- Flags are integers (0/1) and times Unix milliseconds, in both databases, so one implementation
+-- reads both.
+
 -- Users. `username_key`/`email_key` are the lower-cased forms that make lookups and uniqueness
 -- case-insensitive, as Rocket.Chat's are; `username` keeps the spelling served avatars are found by.
 CREATE TABLE users (
@@ -45,4 +48,11 @@ CREATE TABLE settings (
     id         TEXT PRIMARY KEY,
     value      TEXT NOT NULL,
     updated_at INTEGER NOT NULL
+);
+
+-- Time-limited leases, so that periodic work (the orphan sweep) runs on one replica at a time.
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
 );

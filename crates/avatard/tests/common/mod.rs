@@ -14,10 +14,55 @@ pub const ADMIN: &str = "admin";
 pub const ADMIN_PASS: &str = "admin-pass";
 pub const PASSWORD: &str = "s3cret-pass";
 
+/// Where a test server keeps its data: its own SQLite file and folder, or, with
+/// `AVATARD_TEST_SCALE_OUT=1`, its own database on the test PostgreSQL and its own prefix in the
+/// test S3 bucket (scripts/services.sh starts both).
+#[derive(Clone, Debug)]
+pub struct Storage {
+    pub database_url: String,
+    pub storage_url: String,
+}
+
+impl Storage {
+    pub async fn fresh(dir: &Path) -> Storage {
+        if std::env::var("AVATARD_TEST_SCALE_OUT").is_err() {
+            return Storage {
+                database_url: format!("sqlite://{}?mode=rwc", dir.join("avatard.db").display()),
+                storage_url: format!("file://{}", dir.join("blobs").display()),
+            };
+        }
+        let admin_url =
+            std::env::var("AVATARD_TEST_POSTGRES_URL").expect("AVATARD_TEST_POSTGRES_URL");
+        let bucket = std::env::var("AVATARD_TEST_S3_URL").expect("AVATARD_TEST_S3_URL");
+        let name = format!("avatard_{}", avatard_domain::ids::new_id().to_lowercase());
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        sqlx::Executor::execute(
+            &mut admin,
+            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+        )
+        .await
+        .expect("create a test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        Storage {
+            database_url: format!("{base}/{name}"),
+            storage_url: format!("{bucket}/{name}"),
+        }
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
 pub struct Server {
     child: Child,
     pub base: String,
     pub dir: TempDir,
+    pub storage: Storage,
     pub http: reqwest::Client,
     pub admin: Session,
 }
@@ -36,7 +81,7 @@ impl Drop for Server {
     }
 }
 
-fn spawn(dir: &Path, envs: &[(&str, &str)]) -> (Child, String) {
+fn spawn(dir: &Path, storage: &Storage, envs: &[(&str, &str)]) -> (Child, String) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -45,6 +90,12 @@ fn spawn(dir: &Path, envs: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_avatard"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.join("data"))
+        .args([
+            "--database-url",
+            &storage.database_url,
+            "--storage-url",
+            &storage.storage_url,
+        ])
         .env("ADMIN_USERNAME", ADMIN)
         .env("ADMIN_PASS", ADMIN_PASS)
         .env("ADMIN_EMAIL", "admin@example.com")
@@ -78,11 +129,19 @@ impl Server {
 
     pub async fn start_with(envs: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        Server::start_in(dir, envs).await
+        let storage = Storage::fresh(&dir.path().join("data")).await;
+        Server::start_in(dir, storage, envs).await
     }
 
-    async fn start_in(dir: TempDir, envs: &[(&str, &str)]) -> Server {
-        let (child, base) = spawn(dir.path(), envs);
+    /// Another server (a replica) on the same storage.
+    pub async fn start_replica(storage: &Storage, envs: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Server::start_in(dir, storage.clone(), envs).await
+    }
+
+    async fn start_in(dir: TempDir, storage: Storage, envs: &[(&str, &str)]) -> Server {
+        std::fs::create_dir_all(dir.path().join("data")).expect("data folder");
+        let (child, base) = spawn(dir.path(), &storage, envs);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -91,6 +150,7 @@ impl Server {
             child,
             base,
             dir,
+            storage,
             http,
             admin: Session {
                 user_id: String::new(),
@@ -108,8 +168,9 @@ impl Server {
         let _ = self.child.wait();
         let dir = tempfile::tempdir().expect("tempdir");
         let old = std::mem::replace(&mut self.dir, dir);
+        let storage = self.storage.clone();
         drop(self);
-        Server::start_in(old, &[]).await
+        Server::start_in(old, storage, &[]).await
     }
 
     /// The server's process id, for signals.
@@ -297,22 +358,17 @@ impl Server {
         (content_type, response.bytes().await.unwrap().to_vec())
     }
 
-    /// The files in the blob folder (excluding interrupted writes).
-    pub fn blob_files(&self) -> Vec<std::path::PathBuf> {
-        let mut files = Vec::new();
-        let root = self.dir.path().join("data/blobs");
-        for user in std::fs::read_dir(&root).expect("blob folder").flatten() {
-            if user.file_name() == ".incomplete" {
-                continue;
-            }
-            for blob in std::fs::read_dir(user.path())
-                .expect("user folder")
-                .flatten()
-            {
-                files.push(blob.path());
-            }
-        }
-        files
+    /// The keys of every stored blob, read through the same storage engine the server uses.
+    pub async fn blob_keys(&self) -> Vec<String> {
+        let blobs =
+            avatard_storage::open_blobs(&self.storage.storage_url).expect("open the blob store");
+        blobs
+            .list()
+            .await
+            .expect("list blobs")
+            .into_iter()
+            .map(|blob| blob.key)
+            .collect()
     }
 }
 
