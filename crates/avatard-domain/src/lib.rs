@@ -11,6 +11,7 @@ pub mod avatars;
 pub mod changes;
 mod error;
 pub mod ids;
+pub mod migration;
 pub mod model;
 pub mod settings;
 mod size;

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod avatar_route;
 mod envelope;
+mod health;
 mod params;
 mod present;
 mod upload;
@@ -43,6 +44,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/avatar/", get(avatar_route::empty))
         .route("/avatar/{*rest}", get(avatar_route::avatar))
         .with_state(state)

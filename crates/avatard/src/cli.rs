@@ -22,6 +22,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Bring the database schema up to date (the server also does this at start).
     Migrate(MigrateArgs),
+    /// Copy every user, setting, permission and avatar to other stores (resumable, verified).
+    MigrateStorage(MigrateStorageArgs),
     /// Manage user accounts (works while the server runs).
     User {
         #[command(subcommand)]
@@ -113,6 +115,25 @@ pub struct ServeArgs {
     pub orphan_grace_secs: u64,
     #[command(flatten)]
     pub storage: StorageArgs,
+}
+
+#[derive(Args)]
+pub struct MigrateStorageArgs {
+    /// The deployment to copy from: `<database-url>,<storage-url>`.
+    #[arg(long, value_parser = parse_deployment)]
+    pub from: (String, String),
+    /// The deployment to copy to: `<database-url>,<storage-url>`.
+    #[arg(long, value_parser = parse_deployment)]
+    pub to: (String, String),
+}
+
+fn parse_deployment(value: &str) -> Result<(String, String), String> {
+    match value.rsplit_once(',') {
+        Some((database, storage)) if !database.is_empty() && !storage.is_empty() => {
+            Ok((database.to_owned(), storage.to_owned()))
+        }
+        _ => Err("expected <database-url>,<storage-url>".to_owned()),
+    }
 }
 
 #[derive(Args)]

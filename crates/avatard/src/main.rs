@@ -15,6 +15,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime::serve(args).await,
         Command::Migrate(args) => runtime::migrate(args).await,
+        Command::MigrateStorage(args) => runtime::migrate_storage(args).await,
         Command::User {
             command: UserCommand::Add(args),
         } => runtime::add_user(args).await,

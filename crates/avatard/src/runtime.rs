@@ -7,12 +7,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use avatard_domain::accounts::NewAccount;
 use avatard_domain::authorization::USER;
+use avatard_domain::migration::{self, Deployment};
 use avatard_domain::{Domain, DomainConfig};
 use avatard_http::AppState;
 use avatard_storage::{DatabaseConfig, Engine, SqlMetadata};
 use tokio::net::TcpListener;
 
-use crate::cli::{AddUserArgs, MigrateArgs, ServeArgs, StorageArgs};
+use crate::cli::{AddUserArgs, MigrateArgs, MigrateStorageArgs, ServeArgs, StorageArgs};
 
 fn database_config(storage: &StorageArgs) -> anyhow::Result<DatabaseConfig> {
     if storage.uses_data_dir() {
@@ -174,6 +175,53 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
         .context("connecting to the database")?;
     metadata.migrate().await?;
     println!("the database schema is up to date");
+    Ok(())
+}
+
+/// One side of a storage migration, migrated to the current schema.
+async fn deployment((database_url, storage_url): &(String, String)) -> anyhow::Result<Deployment> {
+    let config = DatabaseConfig {
+        url: database_url.clone(),
+        max_connections: 4,
+        statement_timeout: Duration::from_secs(60),
+    };
+    let metadata = SqlMetadata::open(&config)
+        .await
+        .with_context(|| format!("opening the database of {storage_url}"))?;
+    let blobs = avatard_storage::open_blobs(storage_url)
+        .with_context(|| format!("opening {storage_url}"))?;
+    Ok(Deployment {
+        metadata: Arc::new(metadata),
+        blobs,
+    })
+}
+
+pub async fn migrate_storage(args: MigrateStorageArgs) -> anyhow::Result<()> {
+    let from = deployment(&args.from).await?;
+    let to = deployment(&args.to).await?;
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = migration::migrate(&from, &to, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .await
+    .map_err(|err| anyhow::anyhow!("{err}"))?;
+    bar.finish();
+    println!(
+        "users: {} copied, {} already there; avatars: {} copied ({} bytes, verified), {} already there; \
+         settings: {}; permissions: {}; login tokens: {}",
+        report.users_copied,
+        report.users_present,
+        report.avatars_copied,
+        report.avatar_bytes,
+        report.avatars_present,
+        report.settings,
+        report.permissions,
+        report.login_tokens
+    );
     Ok(())
 }
 

@@ -24,12 +24,18 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// SQLite and files under `dir`.
+    pub fn embedded(dir: &Path) -> Storage {
+        Storage {
+            database_url: format!("sqlite://{}?mode=rwc", dir.join("avatard.db").display()),
+            storage_url: format!("file://{}", dir.join("blobs").display()),
+        }
+    }
+
+    /// The configuration under test: embedded, or scale-out with AVATARD_TEST_SCALE_OUT=1.
     pub async fn fresh(dir: &Path) -> Storage {
         if std::env::var("AVATARD_TEST_SCALE_OUT").is_err() {
-            return Storage {
-                database_url: format!("sqlite://{}?mode=rwc", dir.join("avatard.db").display()),
-                storage_url: format!("file://{}", dir.join("blobs").display()),
-            };
+            return Storage::embedded(dir);
         }
         let admin_url =
             std::env::var("AVATARD_TEST_POSTGRES_URL").expect("AVATARD_TEST_POSTGRES_URL");
@@ -133,8 +139,8 @@ impl Server {
         Server::start_in(dir, storage, envs).await
     }
 
-    /// Another server (a replica) on the same storage.
-    pub async fn start_replica(storage: &Storage, envs: &[(&str, &str)]) -> Server {
+    /// A server on the given storage (another replica, or a migrated deployment).
+    pub async fn start_on(storage: &Storage, envs: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         Server::start_in(dir, storage.clone(), envs).await
     }

@@ -1,0 +1,218 @@
+//! Two replicas on different ports sharing one PostgreSQL database and one S3 bucket prefix
+//! (run by scripts/test.sh with AVATARD_TEST_SCALE_OUT=1). A write on one is visible on the other at
+//! once; concurrent writes converge; a replica killed mid-stream comes back consistent.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, Session, decode, png};
+use serde_json::{Value, json};
+
+async fn pair() -> (Server, Server) {
+    assert!(
+        std::env::var("AVATARD_TEST_SCALE_OUT").is_ok(),
+        "the replica tests need the scale-out test servers: run scripts/test.sh"
+    );
+    let a = Server::start().await;
+    let b = Server::start_on(&a.storage, &[]).await;
+    (a, b)
+}
+
+/// What a replica serves for a user, and the ETag it reports.
+async fn view(server: &Server, session: &Session, username: &str) -> (String, Vec<u8>, Value) {
+    let (content_type, bytes) = server.avatar_bytes(username).await;
+    let (_, info) = server
+        .get(
+            Some(session),
+            &format!("/api/v1/users.info?username={username}"),
+        )
+        .await;
+    (content_type, bytes, info["user"]["avatarETag"].clone())
+}
+
+#[tokio::test]
+async fn two_replicas_see_each_others_writes_at_once() {
+    let (a, b) = pair().await;
+    let user_on_a = a.create_user("shared").await;
+    // The token minted by A works on B: sessions live in the shared database.
+    let (status, _) = b.get(Some(&user_on_a), "/api/v1/me").await;
+    assert_eq!(status, 200);
+
+    let uploads: [(&str, Vec<u8>); 5] = [
+        ("image/png", png(300, 200)),
+        ("image/jpeg", common::jpeg(640, 480)),
+        ("image/gif", common::gif(90, 90)),
+        ("image/webp", common::webp(128, 256)),
+        ("image/svg+xml", common::SVG.as_bytes().to_vec()),
+    ];
+    for (mime, bytes) in uploads {
+        assert_eq!(a.upload(&user_on_a, bytes, mime).await.0, 200, "{mime}");
+        let on_a = view(&a, &user_on_a, "shared").await;
+        let on_b = view(&b, &user_on_a, "shared").await;
+        assert_eq!(on_a, on_b, "{mime}: B serves something else than A");
+        assert!(on_a.2.is_string(), "{mime}: no ETag");
+        for size in ["?size=64", "?format=png", ""] {
+            let from_b = b
+                .avatar(&format!("/avatar/shared{size}"))
+                .await
+                .bytes()
+                .await
+                .unwrap();
+            assert_eq!(from_b.as_ref(), on_a.1.as_slice(), "{mime} {size}");
+        }
+    }
+
+    // Reset on B: A serves initials immediately.
+    let (status, _) = b
+        .post(
+            Some(&user_on_a),
+            "/api/v1/users.resetAvatar",
+            json!({"username": "shared"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let response = a.avatar("/avatar/shared").await;
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    assert!(a.blob_keys().await.is_empty());
+}
+
+#[tokio::test]
+async fn two_replicas_share_settings_and_permissions_within_moments() {
+    let (a, b) = pair().await;
+    let user = a.create_user("locked").await;
+    let started = Instant::now();
+    a.set_setting("Accounts_AllowUserAvatarChange", json!(false))
+        .await;
+    let propagated = wait_until(|| async {
+        b.upload(&user, png(20, 20), "image/png").await.1["errorType"] == "error-not-allowed"
+    })
+    .await;
+    eprintln!(
+        "setting visible on the other replica after {:?}",
+        started.elapsed()
+    );
+    assert!(propagated, "B never applied A's setting change");
+
+    let started = Instant::now();
+    let (status, _) = a
+        .post(
+            Some(&a.admin),
+            "/api/v1/permissions.update",
+            json!({"permissions": [{"_id": "edit-other-user-avatar", "roles": ["admin", "user"]}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let propagated =
+        wait_until(|| async { b.upload(&user, png(20, 20), "image/png").await.0 == 200 }).await;
+    eprintln!(
+        "permission visible on the other replica after {:?}",
+        started.elapsed()
+    );
+    assert!(propagated, "B never applied A's permission change");
+}
+
+/// Poll for up to 3 s (a notification normally arrives within milliseconds).
+async fn wait_until<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn two_replicas_concurrent_writes_converge_on_one_avatar() {
+    let (a, b) = pair().await;
+    let user = a.create_user("contested").await;
+    let rounds = 12;
+    let started = Instant::now();
+    let mut writes = Vec::new();
+    for i in 0..rounds {
+        for (n, server) in [&a, &b].into_iter().enumerate() {
+            let user = &user;
+            // Distinct pictures, so every write has its own content.
+            let image = png(40 + i, 30 + n as u32);
+            writes.push(async move { server.upload(user, image, "image/png").await.0 });
+        }
+    }
+    let statuses = futures_util::future::join_all(writes).await;
+    eprintln!(
+        "{} concurrent writes on two replicas in {:?}",
+        statuses.len(),
+        started.elapsed()
+    );
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    let on_a = view(&a, &user, "contested").await;
+    let on_b = view(&b, &user, "contested").await;
+    assert_eq!(on_a, on_b);
+    // The committed ETag is the hash of the bytes served, and exactly one blob remains.
+    let hash = avatard_domain::ids::sha256_hex(&on_a.1);
+    assert_eq!(on_a.2, json!(hash[..32]));
+    assert_eq!(
+        a.blob_keys().await.len(),
+        1,
+        "replaced blobs were left behind"
+    );
+}
+
+#[tokio::test]
+async fn two_replicas_a_replica_killed_mid_stream_recovers() {
+    let (a, b) = pair().await;
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(a.create_user(&format!("u{i}")).await);
+    }
+    let writer = {
+        let users = users.clone();
+        let base_b = b.base.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for round in 0..30u32 {
+                for user in &users {
+                    let part =
+                        reqwest::multipart::Part::bytes(png(30 + round, 30)).file_name("a.png");
+                    let _ = http
+                        .post(format!("{base_b}/api/v1/users.setAvatar"))
+                        .header("X-User-Id", &user.user_id)
+                        .header("X-Auth-Token", &user.token)
+                        .multipart(reqwest::multipart::Form::new().part("image", part))
+                        .send()
+                        .await;
+                }
+            }
+        })
+    };
+    // Let some writes land on B, then kill A (SIGKILL) while B keeps writing, and bring it back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let a = a.restart().await;
+    writer.await.unwrap();
+
+    let referenced: Vec<String> = futures_util::future::join_all(users.iter().map(|u| async {
+        let (content_type, bytes, etag) = view(&a, u, &u.username).await;
+        assert_eq!(content_type, "image/png");
+        assert_eq!(
+            view(&b, u, &u.username).await.1,
+            bytes,
+            "replicas disagree for {}",
+            u.username
+        );
+        assert_eq!(decode(&bytes).width(), 200);
+        etag.as_str().unwrap().to_owned()
+    }))
+    .await;
+    assert_eq!(referenced.len(), users.len());
+    assert_eq!(
+        a.blob_keys().await.len(),
+        users.len(),
+        "blobs and records disagree"
+    );
+}
