@@ -17,7 +17,7 @@ fi
 start_services
 
 echo "== Rust: every test, embedded configuration (SQLite + files)"
-cargo test --workspace --all-targets --locked -- --skip two_replicas
+cargo test --workspace --all-targets --locked -- --skip scale_out_
 
 echo "== Rust: integration suite and two replicas, scale-out configuration (PostgreSQL + S3)"
 AVATARD_TEST_SCALE_OUT=1 cargo test -p avatard --tests --locked

@@ -30,6 +30,9 @@ use crate::store::{BlobStore, MetadataStore};
 /// 304 for it (R6.4 step 6).
 pub const INITIALS_LAST_MODIFIED: &str = "Thu, 01 Jan 2015 00:00:00 GMT";
 
+/// How many user records are remembered for serving avatars through a database outage.
+const LAST_KNOWN_USERS: u64 = 100_000;
+
 /// The lease that makes one replica at a time run the orphan sweep.
 const SWEEP_LEASE: &str = "orphan-sweep";
 
@@ -73,6 +76,11 @@ pub struct Avatars {
     fetcher: Fetcher,
     /// Bounds concurrent image decoding: each decode may hold hundreds of MB of pixels.
     image_work: Arc<Semaphore>,
+    /// Avatar bytes by blob key, bounded by size.
+    blob_cache: moka::future::Cache<String, Bytes>,
+    /// The last user record the database gave for each displayed name (lower-cased), used only
+    /// while the database does not answer.
+    last_known: moka::future::Cache<String, Option<UserRecord>>,
     /// The most bytes ever read for one image, whatever `FileUpload_MaxFileSize` says.
     upload_ceiling: u64,
 }
@@ -94,6 +102,13 @@ impl Avatars {
             accounts,
             fetcher: Fetcher::new(),
             image_work: Arc::new(Semaphore::new(config.image_workers.max(1))),
+            blob_cache: moka::future::Cache::builder()
+                .weigher(|key: &String, bytes: &Bytes| {
+                    u32::try_from(key.len() + bytes.len()).unwrap_or(u32::MAX)
+                })
+                .max_capacity(config.avatar_cache_bytes)
+                .build(),
+            last_known: moka::future::Cache::new(LAST_KNOWN_USERS),
             upload_ceiling: config.upload_ceiling,
         }
     }
@@ -411,13 +426,18 @@ impl Avatars {
                 revalidate: false,
             });
         }
-        if let Some(record) = self.store.avatar_by_exact_username(requested).await?
+        let found = self.user_for_display(requested).await?;
+        // A stored file is served only for the exact spelling of the username (R6.4 step 5).
+        if let Some(record) = found
+            .as_ref()
+            .filter(|f| f.user.username == requested)
+            .and_then(|f| f.avatar.clone())
             && let Some(view) = self.stored_view(record).await?
         {
             return Ok(view);
         }
         if use_name
-            && let Some(found) = self.store.user_by_username(requested).await?
+            && let Some(found) = found
             && !found.user.name.is_empty()
         {
             return Ok(AvatarView::Initials {
@@ -461,8 +481,41 @@ impl Avatars {
         )
     }
 
+    /// The user a `/avatar/<name>` request names (case-insensitively), read from the database on every
+    /// request so a change on any replica shows at once. If the database does not answer, the last
+    /// answer it gave for that name is used, so avatars keep being served through a database blip.
+    async fn user_for_display(&self, requested: &str) -> Result<Option<UserRecord>> {
+        let key = requested.to_lowercase();
+        match self.store.user_by_username(requested).await {
+            Ok(found) => {
+                self.last_known.insert(key, found.clone()).await;
+                Ok(found)
+            }
+            Err(err) => match self.last_known.get(&key).await {
+                Some(found) => {
+                    tracing::warn!(%err, name = %requested, "database unavailable; serving the last known avatar");
+                    Ok(found)
+                }
+                None => Err(err.into()),
+            },
+        }
+    }
+
+    /// A blob's bytes, from memory when possible. Keys are never reused, so a cached blob is never
+    /// stale and needs no invalidation.
+    async fn blob_bytes(&self, key: &str) -> Result<Option<Bytes>> {
+        if let Some(bytes) = self.blob_cache.get(key).await {
+            return Ok(Some(bytes));
+        }
+        let bytes = self.blobs.get(key).await?;
+        if let Some(bytes) = &bytes {
+            self.blob_cache.insert(key.to_owned(), bytes.clone()).await;
+        }
+        Ok(bytes)
+    }
+
     async fn stored_view(&self, record: AvatarRecord) -> Result<Option<AvatarView>> {
-        match self.blobs.get(&record.blob_key).await? {
+        match self.blob_bytes(&record.blob_key).await? {
             Some(bytes) => Ok(Some(AvatarView::Stored { record, bytes })),
             None => {
                 // Breaks the store invariant; show initials rather than an error, and say so loudly.

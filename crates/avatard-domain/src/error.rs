@@ -26,6 +26,9 @@ pub enum Error {
     /// The caller is not (or could not be) authenticated; 401 with the `status`/`message` twins.
     #[error("{0}")]
     Unauthenticated(String),
+    /// A storage engine does not answer for now; worth retrying later (503).
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
     /// A storage engine or other internal failure. Never shown to clients.
     #[error("internal error: {0}")]
     Internal(String),
@@ -91,7 +94,10 @@ impl Error {
 
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
-        Error::Internal(err.to_string())
+        match err {
+            StoreError::Unavailable(reason) => Error::Unavailable(reason),
+            other => Error::Internal(other.to_string()),
+        }
     }
 }
 

@@ -36,6 +36,8 @@ pub struct DomainConfig {
     pub upload_ceiling: u64,
     /// How many images may be decoded at once.
     pub image_workers: usize,
+    /// Memory for cached avatar bytes.
+    pub avatar_cache_bytes: u64,
     /// The storage backend's name as Rocket.Chat's `FileUpload_Storage_Type` spells it.
     pub storage_type: &'static str,
 }

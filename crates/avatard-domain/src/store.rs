@@ -43,8 +43,6 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn delete_login_token(&self, user_id: &str, hashed_token: &str) -> StoreResult<()>;
 
-    /// The avatar whose owner's username is exactly `username` (case-sensitive, R6.4).
-    async fn avatar_by_exact_username(&self, username: &str) -> StoreResult<Option<AvatarRecord>>;
     /// Make `avatar` the user's current avatar in one transaction; returns the blob key it replaced.
     async fn commit_avatar(
         &self,

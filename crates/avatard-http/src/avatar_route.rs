@@ -36,9 +36,15 @@ pub async fn avatar(
         Ok(None) => Ok(StatusCode::NOT_FOUND.into_response()),
         Err(err) => Err(err),
     };
-    result.unwrap_or_else(|err| {
-        tracing::error!(%err, "avatar request failed");
-        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    result.unwrap_or_else(|err| match err {
+        Error::Unavailable(detail) => {
+            tracing::warn!(%detail, "avatar request while storage is unavailable");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        other => {
+            tracing::error!(err = %other, "avatar request failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     })
 }
 

@@ -87,6 +87,13 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 json!({"success": false, "error": message, "status": "error", "message": message}),
             ),
+            Error::Unavailable(detail) => {
+                tracing::warn!(%detail, "storage unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"success": false, "error": "Service temporarily unavailable"}),
+                )
+            }
             Error::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

@@ -437,27 +437,6 @@ impl MetadataStore for SqlMetadata {
         .await
     }
 
-    async fn avatar_by_exact_username(&self, username: &str) -> StoreResult<Option<AvatarRecord>> {
-        retry(|| async {
-            let row = sqlx::query(
-                "SELECT a.blob_key, a.etag, a.origin, a.content_type, a.size, a.uploaded_at \
-                 FROM avatars a JOIN users u ON u.id = a.user_id WHERE u.username = $1",
-            )
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-            match row {
-                Some(row) => {
-                    let key = column(&row, "blob_key")?;
-                    Ok(Some(avatar_from_row(&row, key)?))
-                }
-                None => Ok(None),
-            }
-        })
-        .await
-    }
-
     async fn commit_avatar(
         &self,
         user_id: &str,

@@ -89,15 +89,6 @@ async fn avatar_commits_report_what_they_replaced() {
             Some("1/a")
         );
         assert_eq!(
-            db.avatar_by_exact_username("Arthur").await.unwrap(),
-            Some(avatar("1/b"))
-        );
-        assert_eq!(
-            db.avatar_by_exact_username("arthur").await.unwrap(),
-            None,
-            "{engine}: exact name only"
-        );
-        assert_eq!(
             db.user_by_id("1").await.unwrap().unwrap().avatar,
             Some(avatar("1/b"))
         );

@@ -103,6 +103,9 @@ pub struct ServeArgs {
     /// The most bytes read for one uploaded or fetched image, whatever FileUpload_MaxFileSize says.
     #[arg(long, env = "AVATARD_MAX_UPLOAD_BYTES", default_value_t = 104_857_600)]
     pub max_upload_bytes: u64,
+    /// Memory for cached avatar bytes.
+    #[arg(long, env = "AVATARD_AVATAR_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub avatar_cache_bytes: u64,
     /// Reload cached settings and permissions at least this often, so a missed change notification
     /// from another replica delays it by no more than this.
     #[arg(long, env = "AVATARD_CACHE_REFRESH_SECS", default_value_t = 30)]

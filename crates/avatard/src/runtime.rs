@@ -31,6 +31,7 @@ fn database_config(storage: &StorageArgs) -> anyhow::Result<DatabaseConfig> {
 async fn open_domain(
     storage: &StorageArgs,
     upload_ceiling: u64,
+    avatar_cache_bytes: u64,
 ) -> anyhow::Result<(Domain, Engine)> {
     let metadata = SqlMetadata::open(&database_config(storage)?)
         .await
@@ -49,6 +50,7 @@ async fn open_domain(
     let config = DomainConfig {
         upload_ceiling,
         image_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        avatar_cache_bytes,
         storage_type: avatard_storage::storage_type(&storage_url),
     };
     let domain = Domain::open(Arc::new(metadata), blobs, feed, &config).await?;
@@ -128,7 +130,12 @@ fn spawn_maintenance(domain: &Domain, engine: Engine, args: &ServeArgs) {
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let (domain, engine) = open_domain(&args.storage, args.max_upload_bytes).await?;
+    let (domain, engine) = open_domain(
+        &args.storage,
+        args.max_upload_bytes,
+        args.avatar_cache_bytes,
+    )
+    .await?;
     bootstrap_admin(&domain).await?;
     spawn_maintenance(&domain, engine, &args);
     let listener = TcpListener::bind(args.listen)
@@ -226,7 +233,7 @@ pub async fn migrate_storage(args: MigrateStorageArgs) -> anyhow::Result<()> {
 }
 
 pub async fn add_user(args: AddUserArgs) -> anyhow::Result<()> {
-    let (domain, _) = open_domain(&args.storage, 0).await?;
+    let (domain, _) = open_domain(&args.storage, 0, 0).await?;
     let name = args.name.as_deref().unwrap_or(&args.username);
     let mut account = NewAccount::user(&args.username, name, args.email.as_deref(), &args.password);
     if !args.roles.is_empty() {

@@ -32,7 +32,7 @@ async fn view(server: &Server, session: &Session, username: &str) -> (String, Ve
 }
 
 #[tokio::test]
-async fn two_replicas_see_each_others_writes_at_once() {
+async fn scale_out_two_replicas_see_each_others_writes_at_once() {
     let (a, b) = pair().await;
     let user_on_a = a.create_user("shared").await;
     // The token minted by A works on B: sessions live in the shared database.
@@ -78,7 +78,7 @@ async fn two_replicas_see_each_others_writes_at_once() {
 }
 
 #[tokio::test]
-async fn two_replicas_share_settings_and_permissions_within_moments() {
+async fn scale_out_two_replicas_share_settings_and_permissions_within_moments() {
     let (a, b) = pair().await;
     let user = a.create_user("locked").await;
     let started = Instant::now();
@@ -129,7 +129,7 @@ where
 }
 
 #[tokio::test]
-async fn two_replicas_concurrent_writes_converge_on_one_avatar() {
+async fn scale_out_two_replicas_concurrent_writes_converge_on_one_avatar() {
     let (a, b) = pair().await;
     let user = a.create_user("contested").await;
     let rounds = 12;
@@ -165,7 +165,7 @@ async fn two_replicas_concurrent_writes_converge_on_one_avatar() {
 }
 
 #[tokio::test]
-async fn two_replicas_a_replica_killed_mid_stream_recovers() {
+async fn scale_out_two_replicas_a_replica_killed_mid_stream_recovers() {
     let (a, b) = pair().await;
     let mut users = Vec::new();
     for i in 0..4 {
@@ -215,4 +215,112 @@ async fn two_replicas_a_replica_killed_mid_stream_recovers() {
         users.len(),
         "blobs and records disagree"
     );
+}
+
+/// A TCP relay to the test PostgreSQL that a test can cut and restore: a real database outage as a
+/// replica sees it (established connections die, new ones are refused).
+struct Relay {
+    address: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn to(target: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *watch.borrow() {
+                    continue; // dropped: refused
+                }
+                let (target, mut cut) = (target.clone(), watch.clone());
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Relay { address, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+// Multi-threaded: the relay must keep running while the harness waits (blocking) for the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_out_avatars_are_served_through_a_database_blip() {
+    assert!(
+        std::env::var("AVATARD_TEST_SCALE_OUT").is_ok(),
+        "needs the scale-out test servers"
+    );
+    let direct = common::Storage::fresh(std::path::Path::new("/nonexistent")).await;
+    // The same database, reached through the relay.
+    let url = url::Url::parse(&direct.database_url).unwrap();
+    let relay = Relay::to(format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port().unwrap()
+    ))
+    .await;
+    let mut relayed = url.clone();
+    relayed.set_port(Some(relay.address.port())).unwrap();
+    let storage = common::Storage {
+        database_url: relayed.to_string(),
+        ..direct
+    };
+    let server = Server::start_on(
+        &storage,
+        &[("AVATARD_DATABASE_STATEMENT_TIMEOUT_MS", "1000")],
+    )
+    .await;
+    let user = server.create_user("steady").await;
+    assert_eq!(server.upload(&user, png(64, 64), "image/png").await.0, 200);
+    let before = server.avatar_bytes("steady").await.1;
+
+    relay.set_cut(true);
+    let started = Instant::now();
+    let (content_type, during) = server.avatar_bytes("steady").await;
+    eprintln!(
+        "avatar served from memory during the outage in {:?}",
+        started.elapsed()
+    );
+    assert_eq!((content_type.as_str(), &during), ("image/png", &before));
+    let (status, ready) = server.get(None, "/ready").await;
+    assert_eq!(status, 503, "{ready}");
+    assert!(
+        ready["database"]
+            .as_str()
+            .unwrap()
+            .starts_with("unreachable")
+    );
+    // A name never served before cannot be answered from memory: 503, not an error page.
+    assert_eq!(server.avatar("/avatar/never-seen").await.status(), 503);
+    let (status, body) = server.get(Some(&user), "/api/v1/me").await;
+    assert_eq!(
+        (status.as_u16(), &body["error"]),
+        (503, &json!("Service temporarily unavailable"))
+    );
+
+    relay.set_cut(false);
+    let recovered = wait_until(|| async { server.get(None, "/ready").await.0 == 200 }).await;
+    assert!(
+        recovered,
+        "the replica did not recover after the database came back"
+    );
+    assert_eq!(
+        server
+            .upload(&user, common::jpeg(50, 50), "image/jpeg")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(server.avatar_bytes("steady").await.0, "image/jpeg");
 }
