@@ -113,12 +113,20 @@ async fn scale_out_two_replicas_share_settings_and_permissions_within_moments() 
 }
 
 /// Poll for up to 3 s (a notification normally arrives within milliseconds).
-async fn wait_until<F, Fut>(mut check: F) -> bool
+async fn wait_until<F, Fut>(check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(3);
+    wait_for(Duration::from_secs(3), check).await
+}
+
+async fn wait_for<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if check().await {
             return true;
@@ -254,6 +262,24 @@ impl Relay {
     }
 }
 
+/// `direct` with its database reached through a new relay.
+async fn relayed(direct: &common::Storage) -> (Relay, common::Storage) {
+    let url = url::Url::parse(&direct.database_url).unwrap();
+    let relay = Relay::to(format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port().unwrap()
+    ))
+    .await;
+    let mut through = url.clone();
+    through.set_port(Some(relay.address.port())).unwrap();
+    let storage = common::Storage {
+        database_url: through.to_string(),
+        ..direct.clone()
+    };
+    (relay, storage)
+}
+
 // Multi-threaded: the relay must keep running while the harness waits (blocking) for the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_out_avatars_are_served_through_a_database_blip() {
@@ -262,20 +288,7 @@ async fn scale_out_avatars_are_served_through_a_database_blip() {
         "needs the scale-out test servers"
     );
     let direct = common::Storage::fresh(std::path::Path::new("/nonexistent")).await;
-    // The same database, reached through the relay.
-    let url = url::Url::parse(&direct.database_url).unwrap();
-    let relay = Relay::to(format!(
-        "{}:{}",
-        url.host_str().unwrap(),
-        url.port().unwrap()
-    ))
-    .await;
-    let mut relayed = url.clone();
-    relayed.set_port(Some(relay.address.port())).unwrap();
-    let storage = common::Storage {
-        database_url: relayed.to_string(),
-        ..direct
-    };
+    let (relay, storage) = relayed(&direct).await;
     let server = Server::start_on(
         &storage,
         &[("AVATARD_DATABASE_STATEMENT_TIMEOUT_MS", "1000")],
@@ -323,4 +336,32 @@ async fn scale_out_avatars_are_served_through_a_database_blip() {
         200
     );
     assert_eq!(server.avatar_bytes("steady").await.0, "image/jpeg");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_out_a_replica_that_missed_notifications_catches_up_on_reconnect() {
+    let (a, _) = pair().await;
+    let (relay, storage) = relayed(&a.storage).await;
+    // Periodic reloads far away: only the reload on reconnect can explain B catching up.
+    let b = Server::start_on(&storage, &[("AVATARD_CACHE_REFRESH_SECS", "600")]).await;
+    let user = a.create_user("late").await;
+    assert_eq!(b.upload(&user, png(20, 20), "image/png").await.0, 200);
+
+    relay.set_cut(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // B's notification connection is down: it cannot hear this.
+    a.set_setting("Accounts_AllowUserAvatarChange", json!(false))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    relay.set_cut(false);
+    let caught_up = wait_for(Duration::from_secs(20), || async {
+        b.upload(&user, png(20, 20), "image/png").await.1["errorType"] == "error-not-allowed"
+    })
+    .await;
+    eprintln!(
+        "replica caught up {:?} after the database came back",
+        started.elapsed()
+    );
+    assert!(caught_up, "B kept the setting it had before the outage");
 }
