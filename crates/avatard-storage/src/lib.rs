@@ -20,7 +20,7 @@ use avatard_domain::store::{BlobStore, StoreResult};
 pub use files::FileBlobStore;
 pub use notify::{SqlChangeFeed, follow_changes};
 pub use object::ObjectBlobStore;
-pub use sql::{DatabaseConfig, Engine, SqlMetadata};
+pub use sql::{DatabaseConfig, Engine, SqlMetadata, create_postgres_database};
 
 /// Open the blob store a storage URL names.
 pub fn open_blobs(url: &str) -> StoreResult<Arc<dyn BlobStore>> {

@@ -175,6 +175,33 @@ impl SqlMetadata {
     }
 }
 
+/// Create a new, empty PostgreSQL database named `prefix_<random>` on the server `server_url` points
+/// at (any database of it; the role needs CREATEDB) and return its URL. For provisioning tools and
+/// tests that need an isolated database per run.
+pub async fn create_postgres_database(server_url: &str, prefix: &str) -> StoreResult<String> {
+    use sqlx::Connection as _;
+    let name = format!("{prefix}_{}", avatard_domain::ids::new_id().to_lowercase());
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Backend(format!(
+            "invalid database name {name:?}"
+        )));
+    }
+    let mut admin = sqlx::PgConnection::connect(server_url)
+        .await
+        .map_err(classify)?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .map_err(classify)?;
+    let base = server_url
+        .rsplit_once('/')
+        .map_or(server_url, |(base, _)| base);
+    Ok(format!("{base}/{name}"))
+}
+
 /// A URL without its password, for messages.
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {

@@ -10,20 +10,10 @@ use avatard_storage::{DatabaseConfig, SqlMetadata};
 pub async fn databases() -> Vec<(String, SqlMetadata)> {
     let mut urls = vec![("sqlite".to_owned(), "sqlite::memory:".to_owned())];
     if let Ok(admin_url) = std::env::var("AVATARD_TEST_POSTGRES_URL") {
-        let name = format!("storage_{}", avatard_domain::ids::new_id().to_lowercase());
-        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        let url = avatard_storage::create_postgres_database(&admin_url, "storage")
             .await
-            .expect("connect to the test PostgreSQL");
-        sqlx::Executor::execute(
-            &mut admin,
-            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
-        )
-        .await
-        .expect("create a test database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
-        urls.push(("postgres".to_owned(), format!("{base}/{name}")));
+            .expect("create a test database");
+        urls.push(("postgres".to_owned(), url));
     }
     let mut stores = Vec::new();
     for (engine, url) in urls {

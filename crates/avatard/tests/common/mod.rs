@@ -40,22 +40,17 @@ impl Storage {
         let admin_url =
             std::env::var("AVATARD_TEST_POSTGRES_URL").expect("AVATARD_TEST_POSTGRES_URL");
         let bucket = std::env::var("AVATARD_TEST_S3_URL").expect("AVATARD_TEST_S3_URL");
-        let name = format!("avatard_{}", avatard_domain::ids::new_id().to_lowercase());
-        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        let database_url = avatard_storage::create_postgres_database(&admin_url, "avatard")
             .await
-            .expect("connect to the test PostgreSQL");
-        sqlx::Executor::execute(
-            &mut admin,
-            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
-        )
-        .await
-        .expect("create a test database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
+            .expect("create a test database");
+        let name = database_url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         Storage {
-            database_url: format!("{base}/{name}"),
             storage_url: format!("{bucket}/{name}"),
+            database_url,
         }
     }
 
