@@ -365,3 +365,55 @@ async fn scale_out_a_replica_that_missed_notifications_catches_up_on_reconnect()
     );
     assert!(caught_up, "B kept the setting it had before the outage");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scale_out_replicas_starting_together_migrate_and_bootstrap_once() {
+    assert!(
+        std::env::var("AVATARD_TEST_SCALE_OUT").is_ok(),
+        "needs the scale-out test servers"
+    );
+    let storage = common::Storage::fresh(std::path::Path::new("/nonexistent")).await;
+    // Three processes on one empty database at the same moment (each task blocks its own thread
+    // while its server starts).
+    let starting: Vec<_> = (0..3)
+        .map(|_| {
+            let storage = storage.clone();
+            tokio::spawn(async move { Server::start_on(&storage, &[]).await })
+        })
+        .collect();
+    let servers: Vec<Server> = futures_util::future::join_all(starting)
+        .await
+        .into_iter()
+        .map(|started| started.expect("a replica failed to start"))
+        .collect();
+    for server in &servers {
+        assert_eq!(server.get(None, "/ready").await.0, 200);
+        assert_eq!(
+            server.admin.user_id, servers[0].admin.user_id,
+            "two admins were created"
+        );
+    }
+    sqlx::any::install_default_drivers();
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&storage.database_url)
+        .await
+        .unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let migrations = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../avatard-storage/migrations/postgres"
+    ))
+    .unwrap()
+    .count();
+    assert_eq!(
+        applied as usize, migrations,
+        "each migration applied exactly once"
+    );
+    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key = 'admin'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(admins, 1);
+}
