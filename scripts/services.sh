@@ -70,8 +70,15 @@ start_services() {
 }
 
 stop_services() {
+    # SeaweedFS gets ten seconds to stop on SIGTERM, then SIGKILL: a server stuck in its graceful
+    # shutdown (a full disk will do it) must not hold the whole run until CI's time limit.
     if [ -n "${SEAWEEDFS_PID:-}" ]; then
         kill "$SEAWEEDFS_PID" 2>/dev/null
+        for _ in $(seq 1 20); do
+            kill -0 "$SEAWEEDFS_PID" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -9 "$SEAWEEDFS_PID" 2>/dev/null
         wait "$SEAWEEDFS_PID" 2>/dev/null
     fi
     if [ -n "${POSTGRES_CTL:-}" ]; then

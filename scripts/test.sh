@@ -19,11 +19,13 @@ start_services
 echo "== Rust: every test, embedded configuration (SQLite + files)"
 cargo test --workspace --all-targets --locked -- --skip scale_out_
 
+# The same packages as above (--workspace), so cargo reuses that build: a narrower
+# one (-p avatard) resolves features differently and compiles everything a second time.
 echo "== Rust: integration suite and two replicas, scale-out configuration (PostgreSQL + S3)"
-AVATARD_TEST_SCALE_OUT=1 cargo test -p avatard --tests --locked
+AVATARD_TEST_SCALE_OUT=1 cargo test --workspace --locked --test server
 
 echo "== Python: end-to-end with the rocketchat-api client, both configurations"
-cargo build --locked -p avatard
+# Built by the integration suite above (cargo builds a package's binary for its integration tests).
 export AVATARD_BIN="$PWD/target/debug/avatard"
 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
 AVATARD_TEST_SCALE_OUT=1 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider

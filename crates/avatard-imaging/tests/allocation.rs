@@ -2,6 +2,7 @@
 //! the declared size is allocated. This test binary has a single test so the
 //! allocation watermark is not disturbed by other tests running in parallel.
 
+#[path = "pipeline/common/mod.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

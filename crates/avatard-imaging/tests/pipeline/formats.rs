@@ -1,10 +1,8 @@
 //! Every supported input format through `process_avatar`: output format,
 //! exact size, decodability, fit mode and metadata stripping.
 
-mod common;
-
+use crate::common::*;
 use avatard_imaging::{Avatar, Format, Limits, process_avatar};
-use common::*;
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
 
 fn decoded(avatar: &Avatar) -> DynamicImage {

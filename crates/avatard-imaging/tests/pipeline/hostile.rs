@@ -1,12 +1,10 @@
 //! Junk, truncated files, refused formats and hostile SVGs: always an error
 //! or a harmless image, never a panic, a file read or a huge allocation.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use avatard_imaging::{Format, ImageError, Limits, process_avatar};
-use common::*;
 use image::{DynamicImage, Rgb, RgbImage};
 use proptest::prelude::*;
 

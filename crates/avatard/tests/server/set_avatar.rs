@@ -1,9 +1,7 @@
 //! `users.setAvatar` by upload (R3.1–R3.3, R3.5): order of checks, every error body, permissions,
 //! processing, and that a rejected upload never loses the previous avatar.
 
-mod common;
-
-use common::{Server, Session, decode, png};
+use crate::common::{Server, Session, decode, png};
 use image::GenericImageView as _;
 use serde_json::json;
 
@@ -44,10 +42,10 @@ async fn every_supported_format_is_accepted_and_normalised() {
     let user = server.create_user("formats").await;
     let cases: [(&str, Vec<u8>, &str); 5] = [
         ("png", png(300, 300), "image/png"),
-        ("jpeg", common::jpeg(300, 240), "image/jpeg"),
-        ("gif", common::gif(120, 120), "image/png"),
-        ("webp", common::webp(220, 220), "image/webp"),
-        ("svg", common::SVG.as_bytes().to_vec(), "image/png"),
+        ("jpeg", crate::common::jpeg(300, 240), "image/jpeg"),
+        ("gif", crate::common::gif(120, 120), "image/png"),
+        ("webp", crate::common::webp(220, 220), "image/webp"),
+        ("svg", crate::common::SVG.as_bytes().to_vec(), "image/png"),
     ];
     for (name, bytes, served_type) in cases {
         let (status, body) = server.upload(&user, bytes, &format!("image/{name}")).await;
@@ -66,7 +64,7 @@ async fn transparency_is_kept_and_the_image_contained() {
     let user = server.create_user("alpha").await;
     assert_eq!(
         server
-            .upload(&user, common::png_with_alpha(300, 150), "image/png")
+            .upload(&user, crate::common::png_with_alpha(300, 150), "image/png")
             .await
             .0,
         200
@@ -373,7 +371,7 @@ async fn targeting_another_user_needs_edit_other_user_avatar() {
         .upload_as(
             &server.admin,
             "image",
-            common::jpeg(40, 40),
+            crate::common::jpeg(40, 40),
             "a.jpg",
             "image/jpeg",
             &[("username", "alice"), ("userId", &bob.user_id)],

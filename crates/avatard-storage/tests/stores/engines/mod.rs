@@ -1,6 +1,5 @@
 //! The engines a storage test runs on: always the embedded ones, plus PostgreSQL and S3 when
 //! scripts/test.sh started them (AVATARD_TEST_POSTGRES_URL, AVATARD_TEST_S3_URL).
-#![allow(dead_code)] // each test file uses one half
 
 use std::time::Duration;
 

@@ -1,13 +1,11 @@
 //! `users.setAvatar` with `avatarUrl` (R3.4): fetched through the SSRF-checked client from a real
 //! local HTTP server, reachable only once `SSRF_Allowlist` allows it.
 
-mod common;
-
+use crate::common::{Server, Session, png};
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use common::{Server, Session, png};
 use serde_json::{Value, json};
 
 /// A local image host with the answers the URL flow must handle.
@@ -85,7 +83,7 @@ async fn private_addresses_are_refused_until_allowlisted() {
     let (content_type, bytes) = server.avatar_bytes("fetcher").await;
     assert_eq!(content_type, "image/png");
     assert_eq!(
-        image::GenericImageView::dimensions(&common::decode(&bytes)),
+        image::GenericImageView::dimensions(&crate::common::decode(&bytes)),
         (200, 200)
     );
     let (_, info) = server

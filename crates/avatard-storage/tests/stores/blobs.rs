@@ -1,7 +1,6 @@
 //! The blob stores (files, memory and, when available, S3) behave alike.
 
-mod engines;
-
+use crate::engines;
 use bytes::Bytes;
 
 #[tokio::test]

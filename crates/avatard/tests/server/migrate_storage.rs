@@ -2,11 +2,9 @@
 //! and S3 in the scale-out run, another embedded one otherwise); the copy serves identical bytes for
 //! every user, keeps passwords, settings and permissions, and a second run is a verified no-op.
 
-mod common;
-
 use std::process::Command;
 
-use common::{PASSWORD, Server, Storage};
+use crate::common::{PASSWORD, Server, Storage};
 use serde_json::{Value, json};
 
 /// An avatar as the source deployment served it: its bytes and its ETag.
@@ -50,10 +48,10 @@ async fn an_embedded_deployment_moves_with_every_avatar_intact() {
         let username = format!("mover{i}");
         let user = server.create_user(&username).await;
         let upload = match i % 5 {
-            0 => Some((common::png(60 + i, 50), "image/png")),
-            1 => Some((common::jpeg(80, 60 + i), "image/jpeg")),
-            2 => Some((common::webp(70 + i, 70), "image/webp")),
-            3 => Some((common::gif(50, 40 + i), "image/gif")),
+            0 => Some((crate::common::png(60 + i, 50), "image/png")),
+            1 => Some((crate::common::jpeg(80, 60 + i), "image/jpeg")),
+            2 => Some((crate::common::webp(70 + i, 70), "image/webp")),
+            3 => Some((crate::common::gif(50, 40 + i), "image/gif")),
             _ => None,
         };
         let avatar = match upload {

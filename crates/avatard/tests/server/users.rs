@@ -1,8 +1,6 @@
 //! `users.register`, `users.create`, `users.info`, `users.delete`, `users.createToken`, `users.getAvatar`.
 
-mod common;
-
-use common::{PASSWORD, Server};
+use crate::common::{PASSWORD, Server};
 use serde_json::json;
 
 #[tokio::test]
@@ -149,7 +147,7 @@ async fn info_shows_the_avatar_etag_and_hides_private_fields_from_others() {
 
     assert_eq!(
         server
-            .upload(&alice, common::png(50, 50), "image/png")
+            .upload(&alice, crate::common::png(50, 50), "image/png")
             .await
             .0,
         200
@@ -213,7 +211,7 @@ async fn delete_removes_the_user_and_their_avatar() {
     let gone = server.create_user("gone").await;
     assert_eq!(
         server
-            .upload(&gone, common::png(40, 40), "image/png")
+            .upload(&gone, crate::common::png(40, 40), "image/png")
             .await
             .0,
         200
@@ -258,7 +256,7 @@ async fn create_token_mints_a_working_token_for_admins_only() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["userId"], bot.user_id.as_str());
-    let minted = common::Session {
+    let minted = crate::common::Session {
         user_id: bot.user_id.clone(),
         token: body["data"]["authToken"].as_str().unwrap().into(),
         username: "helper-bot".into(),

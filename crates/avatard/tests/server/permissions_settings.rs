@@ -1,8 +1,6 @@
 //! `permissions.listAll`, `permissions.update`, `settings/{_id}`.
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 fn roles_of<'a>(permissions: &'a Value, id: &str) -> &'a Value {
@@ -71,7 +69,7 @@ async fn update_replaces_roles_and_takes_effect() {
         .upload_as(
             &moderator,
             "image",
-            common::png(30, 30),
+            crate::common::png(30, 30),
             "a.png",
             "image/png",
             &[("userId", &target.user_id)],

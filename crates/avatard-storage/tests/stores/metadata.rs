@@ -1,8 +1,8 @@
 //! The SQL metadata store on SQLite and, when available, PostgreSQL: the same behaviour on both.
 
-mod engines;
-
 use std::collections::HashSet;
+
+use crate::engines;
 use std::sync::Arc;
 
 use avatard_domain::StoreError;

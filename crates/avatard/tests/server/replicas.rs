@@ -2,11 +2,9 @@
 //! (run by scripts/test.sh with AVATARD_TEST_SCALE_OUT=1). A write on one is visible on the other at
 //! once; concurrent writes converge; a replica killed mid-stream comes back consistent.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Server, Session, decode, png};
+use crate::common::{Server, Session, decode, png};
 use serde_json::{Value, json};
 
 async fn pair() -> (Server, Server) {
@@ -41,10 +39,10 @@ async fn scale_out_two_replicas_see_each_others_writes_at_once() {
 
     let uploads: [(&str, Vec<u8>); 5] = [
         ("image/png", png(300, 200)),
-        ("image/jpeg", common::jpeg(640, 480)),
-        ("image/gif", common::gif(90, 90)),
-        ("image/webp", common::webp(128, 256)),
-        ("image/svg+xml", common::SVG.as_bytes().to_vec()),
+        ("image/jpeg", crate::common::jpeg(640, 480)),
+        ("image/gif", crate::common::gif(90, 90)),
+        ("image/webp", crate::common::webp(128, 256)),
+        ("image/svg+xml", crate::common::SVG.as_bytes().to_vec()),
     ];
     for (mime, bytes) in uploads {
         assert_eq!(a.upload(&user_on_a, bytes, mime).await.0, 200, "{mime}");
@@ -263,7 +261,7 @@ impl Relay {
 }
 
 /// `direct` with its database reached through a new relay.
-async fn relayed(direct: &common::Storage) -> (Relay, common::Storage) {
+async fn relayed(direct: &crate::common::Storage) -> (Relay, crate::common::Storage) {
     let url = url::Url::parse(&direct.database_url).unwrap();
     let relay = Relay::to(format!(
         "{}:{}",
@@ -273,7 +271,7 @@ async fn relayed(direct: &common::Storage) -> (Relay, common::Storage) {
     .await;
     let mut through = url.clone();
     through.set_port(Some(relay.address.port())).unwrap();
-    let storage = common::Storage {
+    let storage = crate::common::Storage {
         database_url: through.to_string(),
         ..direct.clone()
     };
@@ -287,7 +285,7 @@ async fn scale_out_avatars_are_served_through_a_database_blip() {
         std::env::var("AVATARD_TEST_SCALE_OUT").is_ok(),
         "needs the scale-out test servers"
     );
-    let direct = common::Storage::fresh(std::path::Path::new("/nonexistent")).await;
+    let direct = crate::common::Storage::fresh(std::path::Path::new("/nonexistent")).await;
     let (relay, storage) = relayed(&direct).await;
     let server = Server::start_on(
         &storage,
@@ -330,7 +328,7 @@ async fn scale_out_avatars_are_served_through_a_database_blip() {
     );
     assert_eq!(
         server
-            .upload(&user, common::jpeg(50, 50), "image/jpeg")
+            .upload(&user, crate::common::jpeg(50, 50), "image/jpeg")
             .await
             .0,
         200
@@ -372,7 +370,7 @@ async fn scale_out_replicas_starting_together_migrate_and_bootstrap_once() {
         std::env::var("AVATARD_TEST_SCALE_OUT").is_ok(),
         "needs the scale-out test servers"
     );
-    let storage = common::Storage::fresh(std::path::Path::new("/nonexistent")).await;
+    let storage = crate::common::Storage::fresh(std::path::Path::new("/nonexistent")).await;
     // Three processes on one empty database at the same moment (each task blocks its own thread
     // while its server starts).
     let starting: Vec<_> = (0..3)

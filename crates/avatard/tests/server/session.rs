@@ -1,8 +1,6 @@
 //! Authentication and session endpoints: login forms, the 401 shapes, logout, me, info.
 
-mod common;
-
-use common::{ADMIN, ADMIN_PASS, Server};
+use crate::common::{ADMIN, ADMIN_PASS, Server};
 use serde_json::json;
 
 #[tokio::test]
@@ -25,7 +23,7 @@ async fn missing_or_wrong_credentials_get_the_exact_401_body() {
     let (status, body) = server.get(None, "/api/v1/me").await;
     assert_eq!((status.as_u16(), &body), (401, &expected));
 
-    let forged = common::Session {
+    let forged = crate::common::Session {
         user_id: server.admin.user_id.clone(),
         token: "not-the-token".into(),
         username: ADMIN.into(),
@@ -37,7 +35,7 @@ async fn missing_or_wrong_credentials_get_the_exact_401_body() {
 
     // Another user's id with a valid token is not a match either.
     let other = server.create_user("other").await;
-    let mixed = common::Session {
+    let mixed = crate::common::Session {
         user_id: other.user_id,
         token: server.admin.token.clone(),
         username: ADMIN.into(),

@@ -1,6 +1,5 @@
 //! The test harness: runs the real `avatard` binary on an ephemeral port with its own data folder,
 //! and talks to it over real HTTP. Images are generated here, never checked in.
-#![allow(dead_code)] // each test file uses a different part of the harness
 
 use std::io::{BufRead as _, BufReader, Cursor};
 use std::path::Path;

@@ -1,10 +1,8 @@
 //! EXIF orientation: a JPEG with a hand-written APP1 Exif segment for each
 //! of the eight orientations must come out upright.
 
-mod common;
-
+use crate::common::*;
 use avatard_imaging::{Format, process_avatar};
-use common::*;
 use image::{Rgb, RgbImage};
 
 const W: u32 = 64;

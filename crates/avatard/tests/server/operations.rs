@@ -1,12 +1,10 @@
 //! Operating the binary: the `user add` command beside a running server, graceful shutdown on
 //! SIGTERM, and JSON logs.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::Server;
+use crate::common::Server;
 
 /// `avatard user add ARGS` on the server's own storage.
 fn user_add(server: &Server, args: &[&str]) -> std::process::Output {
@@ -88,7 +86,7 @@ async fn the_orphan_sweep_removes_only_unreferenced_old_blobs() {
     let user = server.create_user("kept").await;
     assert_eq!(
         server
-            .upload(&user, common::png(40, 40), "image/png")
+            .upload(&user, crate::common::png(40, 40), "image/png")
             .await
             .0,
         200
@@ -137,7 +135,7 @@ async fn health_and_readiness_follow_the_storage() {
         std::fs::remove_dir_all(server.dir.path().join("data/blobs")).unwrap();
         None
     } else {
-        let storage = common::Storage {
+        let storage = crate::common::Storage {
             storage_url: "s3://avatard-no-such-bucket/x".into(),
             ..server.storage.clone()
         };

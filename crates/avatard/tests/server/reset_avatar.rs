@@ -1,8 +1,6 @@
 //! `users.resetAvatar` (R4): a mandatory target, the two-level permission check, and its effects.
 
-mod common;
-
-use common::{Server, Session, png};
+use crate::common::{Server, Session, png};
 use serde_json::{Value, json};
 
 async fn reset(server: &Server, caller: &Session, body: Value) -> (u16, Value) {

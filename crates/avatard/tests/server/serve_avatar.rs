@@ -1,9 +1,7 @@
 //! `GET`/`HEAD /avatar/...` (R6.2–R6.6, R6.8): initials byte for byte, stored files, caching headers,
 //! conditional requests, the uid route and the unauthenticated-access block.
 
-mod common;
-
-use common::{Server, decode, png};
+use crate::common::{Server, decode, png};
 use image::GenericImageView as _;
 use serde_json::json;
 

@@ -1,0 +1,14 @@
+//! The integration suite: the real `avatard` binary, spoken to over real HTTP.
+//! One binary for every file keeps linking (and the disk it needs) to a single pass.
+
+mod common;
+mod migrate_storage;
+mod operations;
+mod permissions_settings;
+mod replicas;
+mod reset_avatar;
+mod serve_avatar;
+mod session;
+mod set_avatar;
+mod url_avatar;
+mod users;
