@@ -70,19 +70,21 @@ start_services() {
 }
 
 stop_services() {
+    # Runs as the EXIT trap under `set -e`: every step may fail (a server already gone) without
+    # changing the run's exit status, so each one is guarded.
     # SeaweedFS gets ten seconds to stop on SIGTERM, then SIGKILL: a server stuck in its graceful
     # shutdown (a full disk will do it) must not hold the whole run until CI's time limit.
     if [ -n "${SEAWEEDFS_PID:-}" ]; then
-        kill "$SEAWEEDFS_PID" 2>/dev/null
+        kill "$SEAWEEDFS_PID" 2>/dev/null || true
         for _ in $(seq 1 20); do
             kill -0 "$SEAWEEDFS_PID" 2>/dev/null || break
             sleep 0.5
         done
-        kill -9 "$SEAWEEDFS_PID" 2>/dev/null
-        wait "$SEAWEEDFS_PID" 2>/dev/null
+        kill -9 "$SEAWEEDFS_PID" 2>/dev/null || true
+        wait "$SEAWEEDFS_PID" 2>/dev/null || true
     fi
     if [ -n "${POSTGRES_CTL:-}" ]; then
-        as_postgres "$POSTGRES_CTL" -D "$SERVICES_DIR/postgres/data" -m immediate stop >/dev/null 2>&1
+        as_postgres "$POSTGRES_CTL" -D "$SERVICES_DIR/postgres/data" -m immediate stop >/dev/null 2>&1 || true
     fi
-    [ -n "${SERVICES_DIR:-}" ] && rm -rf "$SERVICES_DIR"
+    if [ -n "${SERVICES_DIR:-}" ]; then rm -rf "$SERVICES_DIR" || true; fi
 }
