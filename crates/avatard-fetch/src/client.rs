@@ -10,7 +10,8 @@
 //! each fetch builds its own small client. Sharing one would need a resolver
 //! fed with per-request pins, racing between concurrent fetches of the same
 //! name. The cost (no connection reuse, TLS roots loaded per client) is paid
-//! only on avatar changes, which are rare.
+//! once per outgoing request (an avatar change, a webhook delivery), and
+//! those are rare next to the requests avatard serves.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use reqwest::redirect;
 use crate::allowlist::Allowlist;
 use crate::body::read_capped;
 use crate::error::FetchError;
+use crate::request::{Method, Request, Response};
 use crate::target::{Target, TargetHost};
 
 const USER_AGENT: &str = concat!("avatard/", env!("CARGO_PKG_VERSION"));
@@ -51,7 +53,7 @@ impl Default for FetchPolicy {
     }
 }
 
-/// A response that was not a redirect.
+/// A response to [`Fetcher::get`] that was not a redirect.
 #[derive(Debug)]
 pub struct Fetched {
     pub status: u16,
@@ -85,42 +87,98 @@ impl Fetcher {
     /// server's own network. A 3xx answer is an error (`Redirect`); any other
     /// status is returned, with the body read only for 200.
     pub async fn get(&self, url: &str, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
-        let target = Target::parse(url)?;
-        target.check_name(&policy.allowlist)?;
-        tokio::time::timeout(policy.timeout, self.fetch(&target, policy))
-            .await
-            .map_err(|_elapsed| FetchError::Timeout)?
+        // A fetched image is only ever the body of a 200; reading the body of
+        // a 201 or 206 would cost bytes nobody uses.
+        let response = self
+            .exchange(Request::get(url), policy, |status| status == StatusCode::OK)
+            .await?;
+        let content_type = response
+            .headers
+            .get(CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        Ok(Fetched {
+            status: response.status,
+            content_type,
+            body: response.body,
+        })
     }
 
-    async fn fetch(&self, target: &Target, policy: &FetchPolicy) -> Result<Fetched, FetchError> {
+    /// Sends `request` under `policy`, with every check and limit of
+    /// [`get`](Self::get): the URL, name and address rules, the connection
+    /// pinned to the checked addresses, no proxy, one time limit for
+    /// everything and the body cap. A 3xx answer is an error (`Redirect`);
+    /// any other status is returned with all its headers, and with its body
+    /// for every 2xx status.
+    ///
+    /// The connection headers the request may not set (`Host`,
+    /// `Content-Length`, hop-by-hop and `Proxy-*` headers, see
+    /// [`Request::with_header`]) are dropped, never sent.
+    pub async fn send(
+        &self,
+        request: Request,
+        policy: &FetchPolicy,
+    ) -> Result<Response, FetchError> {
+        self.exchange(request, policy, |status| status.is_success())
+            .await
+    }
+
+    /// The one path of every request: the checks that need no network, then
+    /// the rest under the time limit. `wants_body` says for which statuses
+    /// the body is read.
+    async fn exchange(
+        &self,
+        request: Request,
+        policy: &FetchPolicy,
+        wants_body: fn(StatusCode) -> bool,
+    ) -> Result<Response, FetchError> {
+        let target = Target::parse(&request.url)?;
+        target.check_name(&policy.allowlist)?;
+        tokio::time::timeout(
+            policy.timeout,
+            self.fetch(&target, request, policy, wants_body),
+        )
+        .await
+        .map_err(|_elapsed| FetchError::Timeout)?
+    }
+
+    async fn fetch(
+        &self,
+        target: &Target,
+        request: Request,
+        policy: &FetchPolicy,
+        wants_body: fn(StatusCode) -> bool,
+    ) -> Result<Response, FetchError> {
         let addrs = resolve(target).await?;
         let ips: Vec<_> = addrs.iter().map(SocketAddr::ip).collect();
         target.check_addrs(&ips, &policy.allowlist)?;
 
-        let response = self
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        let mut outgoing = self
             .pinned_client(target, &addrs)?
-            .get(target.url.clone())
-            .send()
-            .await
-            .map_err(FetchError::network)?;
+            .request(method, target.url.clone())
+            .headers(request.sendable_headers());
+        if let Some(body) = request.body {
+            outgoing = outgoing.body(body);
+        }
+        let response = outgoing.send().await.map_err(FetchError::network)?;
         let status = response.status();
         if status.is_redirection() {
             return Err(FetchError::Redirect(status.as_u16()));
         }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let headers = response.headers().clone();
         // Any other status's body is not wanted; dropping the response
         // closes the connection without reading it.
-        let body = if status == StatusCode::OK {
+        let body = if wants_body(status) {
             read_capped(response, policy.max_bytes).await?
         } else {
             Bytes::new()
         };
-        Ok(Fetched {
+        Ok(Response {
             status: status.as_u16(),
-            content_type,
+            headers,
             body,
         })
     }

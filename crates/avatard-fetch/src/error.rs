@@ -8,7 +8,8 @@
 use std::error::Error as _;
 use std::net::IpAddr;
 
-/// Why [`Fetcher::get`](crate::Fetcher::get) returned no response.
+/// Why [`Fetcher::get`](crate::Fetcher::get) or
+/// [`Fetcher::send`](crate::Fetcher::send) returned no response.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// Not parseable, scheme not http/https, userinfo present, no host, or a

@@ -3,10 +3,12 @@
 //! None of these may reach a server; the few that resolve a name only use
 //! /etc/hosts (`localhost`) or fail to resolve (no DNS is needed).
 
+use std::fmt::Debug;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use avatard_fetch::{Allowlist, FetchError, FetchPolicy, Fetched, Fetcher};
+use avatard_fetch::header::{CONTENT_TYPE, HeaderValue};
+use avatard_fetch::{Allowlist, FetchError, FetchPolicy, Fetcher, Request};
 
 #[derive(Debug, PartialEq)]
 enum Kind {
@@ -20,7 +22,8 @@ enum Kind {
     TooLarge,
 }
 
-fn kind(result: &Result<Fetched, FetchError>) -> Kind {
+/// The outcome of a `get` or a `send`, without its details.
+fn kind<T>(result: &Result<T, FetchError>) -> Kind {
     match result {
         Ok(_) => Kind::Fetched,
         Err(FetchError::InvalidUrl(_)) => Kind::InvalidUrl,
@@ -131,17 +134,41 @@ const HOSTILE: &[(&str, Kind)] = &[
     ("", Kind::InvalidUrl),
 ];
 
-#[tokio::test]
-async fn hostile_urls_are_refused_with_the_right_error() {
-    let fetcher = Fetcher::new();
-    let policy = FetchPolicy::default();
+/// Runs every [`HOSTILE`] URL through `request` and describes each outcome
+/// that is not the expected one.
+async fn misjudged<T, F>(request: impl Fn(&'static str) -> F) -> Vec<String>
+where
+    T: Debug,
+    F: Future<Output = Result<T, FetchError>>,
+{
     let mut wrong = Vec::new();
     for (url, expected) in HOSTILE {
-        let result = fetcher.get(url, &policy).await;
+        let result = request(url).await;
         if kind(&result) != *expected {
             wrong.push(format!("{url}: expected {expected:?}, got {result:?}"));
         }
     }
+    wrong
+}
+
+#[tokio::test]
+async fn hostile_urls_are_refused_with_the_right_error() {
+    let fetcher = Fetcher::new();
+    let policy = FetchPolicy::default();
+    let wrong = misjudged(|url| fetcher.get(url, &policy)).await;
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn hostile_urls_are_refused_the_same_way_for_a_post() {
+    let fetcher = Fetcher::new();
+    let policy = FetchPolicy::default();
+    let wrong = misjudged(|url| {
+        let webhook = Request::post(url, r#"{"event":"test"}"#)
+            .with_header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        fetcher.send(webhook, &policy)
+    })
+    .await;
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
@@ -204,4 +231,5 @@ fn a_fetcher_can_be_shared_between_tasks() {
     fn shareable<T: Clone + Send + Sync + 'static>() {}
     shareable::<Fetcher>();
     shareable::<FetchPolicy>();
+    shareable::<Request>();
 }
