@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::authorization::{self, Authorization};
 use crate::error::{Error, Result, StoreError};
+use crate::events::AvatarEvents;
 use crate::ids;
 use crate::model::{Email, User, UserRecord};
 use crate::settings::{self, Settings};
@@ -118,22 +119,25 @@ pub struct Accounts {
     blobs: Arc<dyn BlobStore>,
     settings: Settings,
     authz: Authorization,
+    events: AvatarEvents,
 }
 
 const LOGIN_FAILED: &str = "Unauthorized";
 
 impl Accounts {
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn MetadataStore>,
         blobs: Arc<dyn BlobStore>,
         settings: Settings,
         authz: Authorization,
+        events: AvatarEvents,
     ) -> Self {
         Accounts {
             store,
             blobs,
             settings,
             authz,
+            events,
         }
     }
 
@@ -374,7 +378,11 @@ impl Accounts {
     pub async fn delete(&self, caller: &User, params: &TargetParams) -> Result<()> {
         self.authz.require(caller, authorization::DELETE_USER)?;
         let target = self.user_from_params(params).await?;
-        if let Some(key) = self.store.delete_user(&target.user.id).await? {
+        let removed = self.store.delete_user(&target.user.id).await?;
+        self.events
+            .committed(&target.user.id, &target.user.username)
+            .await;
+        if let Some(key) = removed {
             // The row is gone, so the blob is unreachable; failing to remove it only leaves garbage.
             if let Err(err) = self.blobs.delete(&key).await {
                 tracing::warn!(%key, %err, "could not remove a deleted user's avatar blob");

@@ -1,9 +1,10 @@
 //! Keeping every replica's in-memory views current.
 //!
-//! Settings and permissions are read on almost every request, so each process keeps them in memory.
-//! When one replica changes them it commits to the database first and then publishes a [`Change`];
-//! the other replicas reload that view. The database stays the source of truth: a missed message only
-//! delays a refresh until the next periodic reload.
+//! Settings and permissions are read on almost every request, so each process keeps them in memory;
+//! users and avatars are remembered for serving. When one replica changes them it commits to the
+//! database first and then publishes a [`Change`]; the other replicas reload that view (for avatars:
+//! read the event log). The database stays the source of truth: a missed message only delays a
+//! refresh until the next periodic reload.
 
 use async_trait::async_trait;
 
@@ -14,6 +15,8 @@ use crate::store::StoreResult;
 pub enum Change {
     Settings,
     Permissions,
+    /// New entries in the avatar event log.
+    Avatars,
 }
 
 impl Change {
@@ -21,6 +24,7 @@ impl Change {
         match self {
             Change::Settings => "settings",
             Change::Permissions => "permissions",
+            Change::Avatars => "avatars",
         }
     }
 
@@ -28,6 +32,7 @@ impl Change {
         match s {
             "settings" => Some(Change::Settings),
             "permissions" => Some(Change::Permissions),
+            "avatars" => Some(Change::Avatars),
             _ => None,
         }
     }

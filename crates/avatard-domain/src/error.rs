@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 /// Everything a domain operation can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// A request-level failure; Rocket.Chat answers 400 `{success:false, error, errorType?, details?}`.
     #[error("{message}")]

@@ -9,7 +9,9 @@ pub mod accounts;
 pub mod authorization;
 pub mod avatars;
 pub mod changes;
+pub mod directory;
 mod error;
+pub mod events;
 pub mod ids;
 pub mod migration;
 pub mod model;
@@ -25,6 +27,8 @@ use accounts::Accounts;
 use authorization::Authorization;
 use avatars::Avatars;
 use changes::{Change, ChangeFeed};
+use directory::Directory;
+use events::AvatarEvents;
 use settings::Settings;
 use store::{BlobStore, MetadataStore};
 
@@ -49,6 +53,8 @@ pub struct Domain {
     pub authorization: Authorization,
     pub settings: Settings,
     pub avatars: Avatars,
+    /// Avatar changes as they are applied on this replica.
+    pub events: AvatarEvents,
     metadata: Arc<dyn MetadataStore>,
     blobs: Arc<dyn BlobStore>,
 }
@@ -74,12 +80,14 @@ impl Domain {
         config: &DomainConfig,
     ) -> Result<Self> {
         let settings = Settings::load(store.clone(), feed.clone(), config.storage_type).await?;
-        let authorization = Authorization::load(store.clone(), feed).await?;
+        let authorization = Authorization::load(store.clone(), feed.clone()).await?;
+        let events = AvatarEvents::open(store.clone(), feed, Directory::new()).await?;
         let accounts = Accounts::new(
             store.clone(),
             blobs.clone(),
             settings.clone(),
             authorization.clone(),
+            events.clone(),
         );
         let avatars = Avatars::new(
             store.clone(),
@@ -87,6 +95,7 @@ impl Domain {
             settings.clone(),
             authorization.clone(),
             accounts.clone(),
+            events.clone(),
             config,
         );
         Ok(Domain {
@@ -94,6 +103,7 @@ impl Domain {
             authorization,
             settings,
             avatars,
+            events,
             metadata: store,
             blobs,
         })
@@ -107,6 +117,9 @@ impl Domain {
         }
         if change.is_none_or(|c| c == Change::Permissions) {
             self.authorization.reload().await?;
+        }
+        if change.is_none_or(|c| c == Change::Avatars) {
+            self.events.catch_up().await?;
         }
         Ok(())
     }

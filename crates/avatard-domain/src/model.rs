@@ -71,6 +71,19 @@ pub struct AvatarRecord {
     pub uploaded_at: DateTime<Utc>,
 }
 
+/// A change of what a user's avatar shows, numbered in commit order. Clients receive it as
+/// Rocket.Chat's `updateAvatar {username, etag}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AvatarEvent {
+    /// Increases with every event; never reused. Also the SSE event id.
+    pub seq: i64,
+    pub user_id: String,
+    pub username: String,
+    /// The new `avatarETag`; `None` when the user now shows initials (a reset, a deleted user).
+    pub etag: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// A permission and the roles that hold it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Permission {

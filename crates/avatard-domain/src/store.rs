@@ -11,7 +11,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
-use crate::model::{AvatarRecord, LoginToken, Permission, StoredSetting, User, UserRecord};
+use crate::model::{
+    AvatarEvent, AvatarRecord, LoginToken, Permission, StoredSetting, User, UserRecord,
+};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -31,8 +33,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         user_id: Option<&str>,
         hashed_token: &str,
     ) -> StoreResult<Option<UserRecord>>;
-    /// Delete a user with their tokens and avatar record; returns the avatar's blob key, if any, so the
-    /// caller can remove the blob once the row is gone.
+    /// Delete a user with their tokens and avatar record, appending an [`AvatarEvent`] without etag;
+    /// returns the avatar's blob key, if any, so the caller can remove the blob once the row is gone.
     async fn delete_user(&self, id: &str) -> StoreResult<Option<String>>;
 
     async fn insert_login_token(
@@ -43,14 +45,29 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn delete_login_token(&self, user_id: &str, hashed_token: &str) -> StoreResult<()>;
 
-    /// Make `avatar` the user's current avatar in one transaction; returns the blob key it replaced.
+    /// Make `avatar` the user's current avatar and append its [`AvatarEvent`], in one transaction;
+    /// returns the blob key it replaced.
     async fn commit_avatar(
         &self,
         user_id: &str,
         avatar: &AvatarRecord,
     ) -> StoreResult<Option<String>>;
-    /// Remove the user's avatar record; returns the blob key it named.
+    /// Remove the user's avatar record and, when there was one, append an [`AvatarEvent`] without
+    /// etag, in one transaction; returns the blob key it named.
     async fn clear_avatar(&self, user_id: &str) -> StoreResult<Option<String>>;
+
+    /// Up to `limit` avatar events after sequence number `after`, oldest first. Every event a
+    /// reader can see was committed after all events with smaller numbers.
+    async fn avatar_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AvatarEvent>>;
+    /// The newest event's sequence number; 0 before the first event.
+    async fn last_avatar_event(&self) -> StoreResult<i64>;
+    /// The oldest event still kept (after pruning); `None` when there is none.
+    async fn first_avatar_event(&self) -> StoreResult<Option<i64>>;
+    /// Forget events older than `before`; returns how many.
+    async fn prune_avatar_events(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// How far the consumer `name` has processed the event log; 0 when it never has.
+    async fn cursor(&self, name: &str) -> StoreResult<i64>;
+    async fn set_cursor(&self, name: &str, seq: i64) -> StoreResult<()>;
 
     async fn permissions(&self) -> StoreResult<Vec<Permission>>;
     /// Insert the permissions that do not exist yet; existing ones keep their (possibly edited) roles.

@@ -1,19 +1,24 @@
-//! `GET`/`HEAD /avatar/<username>` and `/avatar/uid/<userId>` (R6): the stored avatar, or the
-//! initials image, with Rocket.Chat's caching headers and conditional requests.
+//! `GET`/`HEAD /avatar/<username>` and `/avatar/uid/<userId>` (R6): the stored avatar, a rendition
+//! of it, or the initials image, with Rocket.Chat's caching headers plus what Rocket.Chat lacks:
+//! strong `ETag`s, `If-None-Match`, versioned `?etag=` URLs that are immutable while current and
+//! redirect once stale, and byte ranges. Compression (SVG only) is the router's middleware.
 
 use std::collections::HashMap;
 
-use avatard_domain::avatars::{AvatarView, INITIALS_LAST_MODIFIED};
+use avatard_domain::avatars::{AvatarView, INITIALS_LAST_MODIFIED, Representation, Variant};
 use avatard_domain::{Error, settings};
 use avatard_imaging::initials;
-use axum::body::Body;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use range_requests::headers::range::HttpRange;
 
 use crate::AppState;
 
 type Params = HashMap<String, String>;
+
+/// A year: how long a URL naming the current version may be cached.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// Every `/avatar/...` request, dispatched the way Rocket.Chat mounts its handlers (R6.1).
 pub async fn avatar(
@@ -31,21 +36,22 @@ pub async fn avatar(
     {
         return blocked(uri.path_and_query().map_or("", |pq| pq.as_str()));
     }
-    let result = match view_of(&state, &rest).await {
-        Ok(Some(view)) => respond(&state, view, &params, &headers).await,
-        Ok(None) => Ok(StatusCode::NOT_FOUND.into_response()),
-        Err(err) => Err(err),
+    let variant = Variant {
+        size: params.get("size").map(String::as_str),
+        format: params.get("format").map(String::as_str),
     };
-    result.unwrap_or_else(|err| match err {
-        Error::Unavailable(detail) => {
+    match view_of(&state, &rest, variant).await {
+        Ok(Some(view)) => respond(&state, &rest, view, &params, &headers),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(Error::Unavailable(detail)) => {
             tracing::warn!(%detail, "avatar request while storage is unavailable");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
-        other => {
+        Err(other) => {
             tracing::error!(err = %other, "avatar request failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-    })
+    }
 }
 
 /// `/avatar/` with nothing after it.
@@ -55,107 +61,205 @@ pub async fn empty() -> StatusCode {
 
 /// What the path names: `uid/<id>` (R6.5) or a username (R6.4). `None` is a 404: an empty name, or a
 /// room (avatard has no rooms, so every room is unknown, R6.9).
-async fn view_of(state: &AppState, rest: &str) -> Result<Option<AvatarView>, Error> {
+async fn view_of(
+    state: &AppState,
+    rest: &str,
+    variant: Variant<'_>,
+) -> Result<Option<AvatarView>, Error> {
     let avatars = &state.domain.avatars;
     match rest.strip_prefix("uid/") {
         Some("") => Ok(None),
-        Some(id) => avatars.for_user_id(id).await.map(Some),
+        Some(id) => avatars.for_user_id(id, variant).await.map(Some),
         None if rest.is_empty() || rest.starts_with("room/") => Ok(None),
-        None => avatars.for_username(rest).await.map(Some),
+        None => avatars.for_username(rest, variant).await.map(Some),
     }
 }
 
-async fn respond(
+fn respond(
     state: &AppState,
+    rest: &str,
     view: AvatarView,
     params: &Params,
     headers: &HeaderMap,
-) -> Result<Response, Error> {
-    let if_modified_since = headers
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok());
-    let revalidated = if_modified_since == Some(INITIALS_LAST_MODIFIED);
-    let mut response = match view {
-        AvatarView::Stored { record, bytes } => {
-            let last_modified = httpdate::fmt_http_date(record.uploaded_at.into());
-            let mut response = if if_modified_since == Some(last_modified.as_str()) {
-                StatusCode::NOT_MODIFIED.into_response()
-            } else {
-                let mut response = Body::from(bytes).into_response();
-                let h = response.headers_mut();
-                h.insert(header::CONTENT_TYPE, header_value(&record.content_type));
-                h.insert(
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static("default-src 'none'"),
-                );
-                h.insert(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                );
-                response
-            };
-            response
-                .headers_mut()
-                .insert(header::LAST_MODIFIED, header_value(&last_modified));
-            response
-        }
-        AvatarView::Initials {
-            revalidate: true, ..
-        }
-        | AvatarView::NotFound
-            if revalidated =>
-        {
-            StatusCode::NOT_MODIFIED.into_response()
-        }
-        AvatarView::NotFound => return Ok(StatusCode::NOT_FOUND.into_response()),
-        AvatarView::Initials {
-            name, all_initials, ..
-        } => {
-            let rendered = state
-                .domain
-                .avatars
-                .render_initials(
-                    &name,
-                    all_initials,
-                    params.get("size").map(String::as_str),
-                    params.get("format").map(String::as_str),
-                )
-                .await?;
-            let mut response = Body::from(rendered.body).into_response();
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(rendered.content_type),
-            );
-            h.insert(
-                header::LAST_MODIFIED,
-                HeaderValue::from_static(INITIALS_LAST_MODIFIED),
-            );
-            response
-        }
+) -> Response {
+    let (image, revalidate, version) = match &view {
+        AvatarView::NotFound => return unknown_user_id(headers),
+        AvatarView::Stored { image, version } => (image, true, Some(version.as_str())),
+        AvatarView::Initials { image, revalidate } => (image, *revalidate, None),
     };
-    cache_headers(state, params, response.headers_mut());
-    Ok(response)
-}
-
-/// R6.2: `?cacheTime=` verbatim when given, else `Accounts_AvatarCacheTime`.
-fn cache_headers(state: &AppState, params: &Params, headers: &mut HeaderMap) {
-    let from_setting = || {
-        format!(
-            "public, max-age={}",
-            state.domain.settings.int(settings::AVATAR_CACHE_TIME)
-        )
+    let requested_version = params.get("etag").filter(|v| !v.is_empty());
+    if let Some(requested) = requested_version
+        && version != Some(requested.as_str())
+    {
+        return redirect_to_current(state, rest, params, version);
+    }
+    let cache_control = if requested_version.is_some() {
+        HeaderValue::from_static(IMMUTABLE)
+    } else {
+        cache_time(state, params)
     };
-    let cache_control = params
-        .get("cacheTime")
-        .filter(|raw| !raw.is_empty())
-        .and_then(|raw| HeaderValue::from_str(&format!("public, max-age={raw}")).ok())
-        .unwrap_or_else(|| header_value(&from_setting()));
-    headers.insert(header::CACHE_CONTROL, cache_control);
-    headers.insert(
+    let mut response = if not_modified(image, revalidate, headers) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body_response(image, headers)
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, cache_control);
+    h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("inline"),
     );
+    h.insert(header::ETAG, header_value(&image.etag));
+    h.insert(header::LAST_MODIFIED, header_value(&image.last_modified));
+    response
+}
+
+/// `/avatar/uid/<id>` of nobody: 404, but the constant-date check comes first (R6.5).
+fn unknown_user_id(headers: &HeaderMap) -> Response {
+    let revalidated = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .is_some_and(|since| since == INITIALS_LAST_MODIFIED);
+    if revalidated {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// RFC 9110 §13.1: `If-None-Match` (weak comparison) decides when present; otherwise Rocket.Chat's
+/// exact-string `If-Modified-Since` rules: the upload date for a stored file (R6.6), the constant
+/// date for initials (R6.4 step 6), never for `@name` requests.
+fn not_modified(image: &Representation, revalidate: bool, headers: &HeaderMap) -> bool {
+    if let Some(candidates) = headers.get(header::IF_NONE_MATCH) {
+        return candidates.to_str().is_ok_and(|list| {
+            list.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == image.etag)
+        });
+    }
+    let since = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok());
+    revalidate && since == Some(image.last_modified.as_str())
+}
+
+/// The image, or the one byte range asked for (an unparseable or multi-range `Range` is ignored,
+/// as RFC 9110 allows; a stale `If-Range` gets the whole image).
+fn body_response(image: &Representation, headers: &HeaderMap) -> Response {
+    let range = headers
+        .get(header::RANGE)
+        .filter(|_| {
+            headers
+                .get(header::IF_RANGE)
+                .is_none_or(|validator| validator.as_bytes() == image.etag.as_bytes())
+        })
+        .and_then(|value| HttpRange::try_from(value).ok());
+    let mut response = match range_requests::serve_file_with_http_range(image.body.clone(), range) {
+        Ok(ranged) => {
+            let content_range = ranged.header();
+            let mut response = ranged.into_body().into_response();
+            if let Some(content_range) = content_range {
+                *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_RANGE, HeaderValue::from(&content_range));
+            }
+            response
+        }
+        Err(unsatisfiable) => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(
+                header::CONTENT_RANGE,
+                HeaderValue::from(&unsatisfiable.header()),
+            )],
+        )
+            .into_response(),
+    };
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(image.content_type),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // Avatars can be SVG: never let a browser run or sniff them as a page.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// A versioned URL naming another version than the current one: 302 to the current version's URL
+/// (or, when the user now shows initials, to the unversioned one), keeping the other parameters.
+fn redirect_to_current(
+    state: &AppState,
+    rest: &str,
+    params: &Params,
+    current: Option<&str>,
+) -> Response {
+    let mut query = url_query(params.iter().filter(|(name, _)| name.as_str() != "etag"));
+    if let Some(current) = current {
+        query.append_pair("etag", current);
+    }
+    let query = query.finish();
+    let path = format!("{}/avatar/{}", state.public_url, encode_path(rest));
+    let location = if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    };
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, header_value(&location)),
+            // Where the current version is can change again at any time.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+    )
+        .into_response()
+}
+
+fn url_query<'a>(
+    pairs: impl Iterator<Item = (&'a String, &'a String)>,
+) -> form_urlencoded::Serializer<'static, String> {
+    let mut sorted: Vec<_> = pairs.collect();
+    // A stable order gives caches one URL per version, whatever order the client used.
+    sorted.sort();
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in sorted {
+        query.append_pair(name, value);
+    }
+    query
+}
+
+/// Percent-encode a path remainder segment by segment, keeping its slashes (`uid/<id>`).
+fn encode_path(rest: &str) -> String {
+    rest.split('/')
+        .map(|segment| {
+            form_urlencoded::byte_serialize(segment.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// R6.2: `?cacheTime=` verbatim when given, else `Accounts_AvatarCacheTime`.
+fn cache_time(state: &AppState, params: &Params) -> HeaderValue {
+    params
+        .get("cacheTime")
+        .filter(|raw| !raw.is_empty())
+        .and_then(|raw| HeaderValue::from_str(&format!("public, max-age={raw}")).ok())
+        .unwrap_or_else(|| {
+            header_value(&format!(
+                "public, max-age={}",
+                state.domain.settings.int(settings::AVATAR_CACHE_TIME)
+            ))
+        })
 }
 
 fn header_value(value: &str) -> HeaderValue {
@@ -163,18 +267,24 @@ fn header_value(value: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
-/// R6.3: `rc_uid` + `rc_token` from the query, or else from cookies.
+/// R6.3, and more: `rc_uid` + `rc_token` from the query, else from cookies, else the API's
+/// `X-User-Id` + `X-Auth-Token` headers (which Rocket.Chat ignores here, though its own mobile
+/// clients send them).
 async fn authenticated(state: &AppState, params: &Params, headers: &HeaderMap) -> bool {
     let cookies = cookies(headers);
-    let (uid, token) = match params.get("rc_uid") {
-        Some(uid) => (
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (uid, token) = if let Some(uid) = params.get("rc_uid") {
+        (
             Some(uid.as_str()),
             params.get("rc_token").map(String::as_str),
-        ),
-        None => (
-            cookies.get("rc_uid").map(String::as_str),
+        )
+    } else if let Some(uid) = cookies.get("rc_uid") {
+        (
+            Some(uid.as_str()),
             cookies.get("rc_token").map(String::as_str),
-        ),
+        )
+    } else {
+        (header("x-user-id"), header("x-auth-token"))
     };
     match (uid, token) {
         (Some(uid), Some(token)) => state.domain.accounts.authenticate(uid, token).await.is_ok(),

@@ -20,6 +20,7 @@ use axum::http::header;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
@@ -47,7 +48,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/avatar/", get(avatar_route::empty))
-        .route("/avatar/{*rest}", get(avatar_route::avatar))
+        // Only SVG compresses (tower-http leaves other images alone); never for the API's streams.
+        .route(
+            "/avatar/{*rest}",
+            get(avatar_route::avatar).layer(CompressionLayer::new()),
+        )
         .with_state(state)
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())

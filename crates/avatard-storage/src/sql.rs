@@ -10,7 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use avatard_domain::StoreError;
 use avatard_domain::model::{
-    AvatarOrigin, AvatarRecord, Email, LoginToken, Permission, StoredSetting, User, UserRecord,
+    AvatarEvent, AvatarOrigin, AvatarRecord, Email, LoginToken, Permission, StoredSetting, User,
+    UserRecord,
 };
 use avatard_domain::store::{MetadataStore, StoreResult};
 use chrono::{DateTime, Utc};
@@ -66,8 +67,18 @@ impl Engine {
     /// (on any replica) take turns and each learns exactly which blob it replaced.
     fn lock_user(self) -> &'static str {
         match self {
-            Engine::Sqlite => "SELECT 1 FROM users WHERE id = $1",
-            Engine::Postgres => "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+            Engine::Sqlite => "SELECT username FROM users WHERE id = $1",
+            Engine::Postgres => "SELECT username FROM users WHERE id = $1 FOR UPDATE",
+        }
+    }
+
+    /// Makes appending avatar events take turns until the transaction ends, so sequence numbers
+    /// are handed out in commit order (PostgreSQL's sequences are not; SQLite has one writer).
+    /// Taken after the user's row lock by every writer, so the two locks never deadlock.
+    fn lock_event_log(self) -> Option<&'static str> {
+        match self {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some("SELECT pg_advisory_xact_lock(7496541020616978291)"),
         }
     }
 
@@ -165,6 +176,46 @@ impl SqlMetadata {
             row.map(|r| user_from_row(&r)).transpose()
         })
         .await
+    }
+
+    /// Lock the user's row for the rest of `tx`; their username, or `None` when there is no such user.
+    async fn lock_user(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        user_id: &str,
+    ) -> StoreResult<Option<String>> {
+        sqlx::query_scalar(self.engine.lock_user())
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(classify)
+    }
+
+    /// Append an avatar event as part of `tx`.
+    async fn append_event(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        user_id: &str,
+        username: &str,
+        etag: Option<&str>,
+    ) -> StoreResult<()> {
+        if let Some(lock) = self.engine.lock_event_log() {
+            sqlx::query(lock)
+                .execute(&mut **tx)
+                .await
+                .map_err(classify)?;
+        }
+        sqlx::query(
+            "INSERT INTO avatar_events (user_id, username, etag, at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(user_id)
+        .bind(username)
+        .bind(etag)
+        .bind(millis(Utc::now()))
+        .execute(&mut **tx)
+        .await
+        .map_err(classify)?;
+        Ok(())
     }
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
@@ -406,12 +457,16 @@ impl MetadataStore for SqlMetadata {
     async fn delete_user(&self, id: &str) -> StoreResult<Option<String>> {
         retry(|| async {
             let mut tx = self.begin_write().await?;
+            let Some(username) = self.lock_user(&mut tx, id).await? else {
+                return Ok(None);
+            };
             let key: Option<String> =
                 sqlx::query_scalar("SELECT blob_key FROM avatars WHERE user_id = $1")
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(classify)?;
+            self.append_event(&mut tx, id, &username, None).await?;
             for statement in [
                 "DELETE FROM avatars WHERE user_id = $1",
                 "DELETE FROM login_tokens WHERE user_id = $1",
@@ -471,14 +526,9 @@ impl MetadataStore for SqlMetadata {
     ) -> StoreResult<Option<String>> {
         retry(|| async {
             let mut tx = self.begin_write().await?;
-            let exists: Option<i64> = sqlx::query_scalar(self.engine.lock_user())
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(classify)?;
-            if exists.is_none() {
+            let Some(username) = self.lock_user(&mut tx, user_id).await? else {
                 return Err(StoreError::NotFound);
-            }
+            };
             let replaced: Option<String> = sqlx::query_scalar("SELECT blob_key FROM avatars WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
@@ -501,6 +551,8 @@ impl MetadataStore for SqlMetadata {
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
+            self.append_event(&mut tx, user_id, &username, Some(&avatar.etag))
+                .await?;
             tx.commit().await.map_err(classify)?;
             Ok(replaced)
         })
@@ -509,11 +561,97 @@ impl MetadataStore for SqlMetadata {
 
     async fn clear_avatar(&self, user_id: &str) -> StoreResult<Option<String>> {
         retry(|| async {
-            sqlx::query_scalar("DELETE FROM avatars WHERE user_id = $1 RETURNING blob_key")
-                .bind(user_id)
+            let mut tx = self.begin_write().await?;
+            let Some(username) = self.lock_user(&mut tx, user_id).await? else {
+                return Ok(None);
+            };
+            let key: Option<String> =
+                sqlx::query_scalar("DELETE FROM avatars WHERE user_id = $1 RETURNING blob_key")
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+            if key.is_some() {
+                self.append_event(&mut tx, user_id, &username, None).await?;
+            }
+            tx.commit().await.map_err(classify)?;
+            Ok(key)
+        })
+        .await
+    }
+
+    async fn avatar_events(&self, after: i64, limit: u32) -> StoreResult<Vec<AvatarEvent>> {
+        retry(|| async {
+            let rows = sqlx::query(
+                "SELECT seq, user_id, username, etag, at FROM avatar_events \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+            rows.iter()
+                .map(|row| {
+                    Ok(AvatarEvent {
+                        seq: column(row, "seq")?,
+                        user_id: column(row, "user_id")?,
+                        username: column(row, "username")?,
+                        etag: column(row, "etag")?,
+                        at: from_millis(column(row, "at")?),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn last_avatar_event(&self) -> StoreResult<i64> {
+        self.event_bound("SELECT MAX(seq) FROM avatar_events")
+            .await
+            .map(|seq| seq.unwrap_or(0))
+    }
+
+    async fn first_avatar_event(&self) -> StoreResult<Option<i64>> {
+        self.event_bound("SELECT MIN(seq) FROM avatar_events").await
+    }
+
+    async fn prune_avatar_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        retry(|| async {
+            let done = sqlx::query("DELETE FROM avatar_events WHERE at < $1")
+                .bind(millis(before))
+                .execute(&self.pool)
+                .await
+                .map_err(classify)?;
+            Ok(done.rows_affected())
+        })
+        .await
+    }
+
+    async fn cursor(&self, name: &str) -> StoreResult<i64> {
+        retry(|| async {
+            let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM cursors WHERE name = $1")
+                .bind(name)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(classify)
+                .map_err(classify)?;
+            Ok(seq.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn set_cursor(&self, name: &str, seq: i64) -> StoreResult<()> {
+        retry(|| async {
+            sqlx::query(
+                "INSERT INTO cursors (name, seq) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+            )
+            .bind(name)
+            .bind(seq)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+            Ok(())
         })
         .await
     }
@@ -668,6 +806,17 @@ impl MetadataStore for SqlMetadata {
 }
 
 impl SqlMetadata {
+    /// `MIN`/`MAX` of the event log's sequence numbers.
+    async fn event_bound(&self, query: &'static str) -> StoreResult<Option<i64>> {
+        retry(|| async {
+            sqlx::query_scalar(query)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)
+        })
+        .await
+    }
+
     /// Write several permissions in one transaction with `statement` ($1 id, $2 roles, $3 time).
     async fn write_permissions(
         &self,

@@ -119,10 +119,16 @@ fn spawn_maintenance(domain: &Domain, engine: Engine, args: &ServeArgs) {
                 .sweep_orphans(&holder, grace, every * 2)
                 .await
             {
-                Ok(Some(removed)) if removed > 0 => {
-                    tracing::info!(removed, "removed orphaned avatar blobs")
+                // The lease holder also keeps the avatar event log short.
+                Ok(Some(removed)) => {
+                    if removed > 0 {
+                        tracing::info!(removed, "removed orphaned avatar blobs");
+                    }
+                    if let Err(err) = sweeping.events.prune().await {
+                        tracing::warn!(%err, "pruning the avatar event log failed");
+                    }
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(err) => tracing::warn!(%err, "orphan sweep failed"),
             }
         }

@@ -3,14 +3,19 @@
 //!
 //! The write path never loses an avatar: the new image is decoded, processed and written to the blob
 //! store before the user's record is switched to it in one transaction, and the replaced blob is
-//! removed only after that commit. A rejected upload therefore changes nothing.
+//! removed only after that commit. A rejected upload therefore changes nothing. Every commit appends
+//! an avatar event, which every replica applies (see [`crate::events`]).
+
+mod serve;
+
+pub use serve::{AvatarView, INITIALS_LAST_MODIFIED, Representation, Variant};
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use avatard_fetch::{Allowlist, FetchError, FetchPolicy, Fetcher};
-use avatard_imaging::{AvatarOptions, Limits, Sniffed, initials};
+use avatard_imaging::{AvatarOptions, Limits, Sniffed};
 use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
@@ -19,47 +24,20 @@ use tokio::sync::Semaphore;
 use crate::DomainConfig;
 use crate::accounts::{Accounts, TargetParams};
 use crate::authorization::{self, Authorization};
+use crate::directory::Directory;
 use crate::error::{Error, Result, StoreError};
+use crate::events::AvatarEvents;
 use crate::ids;
 use crate::model::{AvatarOrigin, AvatarRecord, User, UserRecord};
 use crate::settings::{self, Settings};
 use crate::size::human_size;
 use crate::store::{BlobStore, MetadataStore};
 
-/// `Last-Modified` of every generated initials image, and the `If-Modified-Since` value that gets a
-/// 304 for it (R6.4 step 6).
-pub const INITIALS_LAST_MODIFIED: &str = "Thu, 01 Jan 2015 00:00:00 GMT";
-
-/// How many user records are remembered for serving avatars through a database outage.
-const LAST_KNOWN_USERS: u64 = 100_000;
-
 /// The lease that makes one replica at a time run the orphan sweep.
 const SWEEP_LEASE: &str = "orphan-sweep";
 
 /// How long fetching an `avatarUrl` may take, all included (R3.4).
 const URL_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the server shows for an avatar request.
-#[derive(Debug)]
-pub enum AvatarView {
-    /// An uploaded avatar.
-    Stored { record: AvatarRecord, bytes: Bytes },
-    /// A generated initials image for `name`.
-    Initials {
-        name: String,
-        all_initials: bool,
-        /// Whether the constant `If-Modified-Since` may answer 304 (not for `@name` requests).
-        revalidate: bool,
-    },
-    /// `/avatar/uid/<id>` of a user that does not exist.
-    NotFound,
-}
-
-/// A rendered initials image.
-pub struct RenderedInitials {
-    pub content_type: &'static str,
-    pub body: Bytes,
-}
 
 /// An uploaded image file, as the multipart parser delivered it.
 pub struct Upload {
@@ -76,22 +54,23 @@ pub struct Avatars {
     fetcher: Fetcher,
     /// Bounds concurrent image decoding: each decode may hold hundreds of MB of pixels.
     image_work: Arc<Semaphore>,
-    /// Avatar bytes by blob key, bounded by size.
-    blob_cache: moka::future::Cache<String, Bytes>,
-    /// The last user record the database gave for each displayed name (lower-cased), used only
-    /// while the database does not answer.
-    last_known: moka::future::Cache<String, Option<UserRecord>>,
+    /// Users as `/avatar/...` shows them.
+    directory: Directory,
+    events: AvatarEvents,
+    /// Encoded images by what determines their bytes, bounded by size.
+    representations: serve::Representations,
     /// The most bytes ever read for one image, whatever `FileUpload_MaxFileSize` says.
     upload_ceiling: u64,
 }
 
 impl Avatars {
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn MetadataStore>,
         blobs: Arc<dyn BlobStore>,
         settings: Settings,
         authz: Authorization,
         accounts: Accounts,
+        events: AvatarEvents,
         config: &DomainConfig,
     ) -> Self {
         Avatars {
@@ -102,13 +81,9 @@ impl Avatars {
             accounts,
             fetcher: Fetcher::new(),
             image_work: Arc::new(Semaphore::new(config.image_workers.max(1))),
-            blob_cache: moka::future::Cache::builder()
-                .weigher(|key: &String, bytes: &Bytes| {
-                    u32::try_from(key.len() + bytes.len()).unwrap_or(u32::MAX)
-                })
-                .max_capacity(config.avatar_cache_bytes)
-                .build(),
-            last_known: moka::future::Cache::new(LAST_KNOWN_USERS),
+            directory: events.directory().clone(),
+            events,
+            representations: serve::representations(config.avatar_cache_bytes),
             upload_ceiling: config.upload_ceiling,
         }
     }
@@ -307,6 +282,7 @@ impl Avatars {
                 });
             }
         };
+        self.events.committed(&target.id, &target.username).await;
         if let Some(old) = replaced {
             self.discard_blob(&old).await;
         }
@@ -322,11 +298,21 @@ impl Avatars {
             auto_orient: self.settings.bool(settings::ROTATE_IMAGES),
             limits: Limits::default(),
         };
-        let _permit = self.image_work.acquire().await.map_err(Error::internal)?;
-        tokio::task::spawn_blocking(move || avatard_imaging::process_avatar(&bytes, &options))
-            .await
-            .map_err(Error::internal)?
+        self.on_image_pool(move || avatard_imaging::process_avatar(&bytes, &options))
+            .await?
             .map_err(|err| Error::meteor("error-invalid-file-type", Some(&err.to_string()), None))
+    }
+
+    /// Run image work on the blocking pool, a bounded number of jobs at a time.
+    async fn on_image_pool<T, F>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _permit = self.image_work.acquire().await.map_err(Error::internal)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(Error::internal)
     }
 
     async fn discard_blob(&self, key: &str) {
@@ -411,150 +397,12 @@ impl Avatars {
             ));
         }
         if let Some(old) = self.store.clear_avatar(&target.user.id).await? {
+            self.events
+                .committed(&target.user.id, &target.user.username)
+                .await;
             self.discard_blob(&old).await;
         }
         Ok(())
-    }
-
-    /// `/avatar/<username>` (R6.4 steps 4–8).
-    pub async fn for_username(&self, requested: &str) -> Result<AvatarView> {
-        let use_name = self.settings.bool(settings::USE_NAME_AVATAR);
-        if let Some(name) = requested.strip_prefix('@') {
-            return Ok(AvatarView::Initials {
-                name: name.to_owned(),
-                all_initials: use_name,
-                revalidate: false,
-            });
-        }
-        let found = self.user_for_display(requested).await?;
-        // A stored file is served only for the exact spelling of the username (R6.4 step 5).
-        if let Some(record) = found
-            .as_ref()
-            .filter(|f| f.user.username == requested)
-            .and_then(|f| f.avatar.clone())
-            && let Some(view) = self.stored_view(record).await?
-        {
-            return Ok(view);
-        }
-        if use_name
-            && let Some(found) = found
-            && !found.user.name.is_empty()
-        {
-            return Ok(AvatarView::Initials {
-                name: found.user.name,
-                all_initials: true,
-                revalidate: true,
-            });
-        }
-        Ok(AvatarView::Initials {
-            name: requested.to_owned(),
-            all_initials: false,
-            revalidate: true,
-        })
-    }
-
-    /// `/avatar/uid/<userId>` (R6.5).
-    pub async fn for_user_id(&self, id: &str) -> Result<AvatarView> {
-        let Some(found) = self.store.user_by_id(id).await? else {
-            return Ok(AvatarView::NotFound);
-        };
-        if let Some(record) = found.avatar.clone()
-            && let Some(view) = self.stored_view(record).await?
-        {
-            return Ok(view);
-        }
-        let user = found.user;
-        Ok(
-            if self.settings.bool(settings::USE_NAME_AVATAR) && !user.name.is_empty() {
-                AvatarView::Initials {
-                    name: user.name,
-                    all_initials: true,
-                    revalidate: true,
-                }
-            } else {
-                AvatarView::Initials {
-                    name: user.username,
-                    all_initials: false,
-                    revalidate: true,
-                }
-            },
-        )
-    }
-
-    /// The user a `/avatar/<name>` request names (case-insensitively), read from the database on every
-    /// request so a change on any replica shows at once. If the database does not answer, the last
-    /// answer it gave for that name is used, so avatars keep being served through a database blip.
-    async fn user_for_display(&self, requested: &str) -> Result<Option<UserRecord>> {
-        let key = requested.to_lowercase();
-        match self.store.user_by_username(requested).await {
-            Ok(found) => {
-                self.last_known.insert(key, found.clone()).await;
-                Ok(found)
-            }
-            Err(err) => match self.last_known.get(&key).await {
-                Some(found) => {
-                    tracing::warn!(%err, name = %requested, "database unavailable; serving the last known avatar");
-                    Ok(found)
-                }
-                None => Err(err.into()),
-            },
-        }
-    }
-
-    /// A blob's bytes, from memory when possible. Keys are never reused, so a cached blob is never
-    /// stale and needs no invalidation.
-    async fn blob_bytes(&self, key: &str) -> Result<Option<Bytes>> {
-        if let Some(bytes) = self.blob_cache.get(key).await {
-            return Ok(Some(bytes));
-        }
-        let bytes = self.blobs.get(key).await?;
-        if let Some(bytes) = &bytes {
-            self.blob_cache.insert(key.to_owned(), bytes.clone()).await;
-        }
-        Ok(bytes)
-    }
-
-    async fn stored_view(&self, record: AvatarRecord) -> Result<Option<AvatarView>> {
-        match self.blob_bytes(&record.blob_key).await? {
-            Some(bytes) => Ok(Some(AvatarView::Stored { record, bytes })),
-            None => {
-                // Breaks the store invariant; show initials rather than an error, and say so loudly.
-                tracing::error!(key = %record.blob_key, "avatar record names a missing blob");
-                Ok(None)
-            }
-        }
-    }
-
-    /// The initials image (R6.8) at `?size=`, as SVG or, for `?format=png|jpg|jpeg`, rasterised.
-    pub async fn render_initials(
-        &self,
-        name: &str,
-        all_initials: bool,
-        size: Option<&str>,
-        format: Option<&str>,
-    ) -> Result<RenderedInitials> {
-        let svg = initials::svg(name, initials::view_size(size), all_initials);
-        let raster = match format {
-            Some("png") => Some((initials::RasterFormat::Png, "image/png")),
-            Some("jpg") => Some((initials::RasterFormat::Jpeg, "image/jpg")),
-            Some("jpeg") => Some((initials::RasterFormat::Jpeg, "image/jpeg")),
-            _ => None,
-        };
-        let Some((raster_format, content_type)) = raster else {
-            return Ok(RenderedInitials {
-                content_type: "image/svg+xml",
-                body: Bytes::from(svg),
-            });
-        };
-        let _permit = self.image_work.acquire().await.map_err(Error::internal)?;
-        let body = tokio::task::spawn_blocking(move || initials::rasterize(&svg, raster_format))
-            .await
-            .map_err(Error::internal)?
-            .map_err(Error::internal)?;
-        Ok(RenderedInitials {
-            content_type,
-            body: Bytes::from(body),
-        })
     }
 }
 

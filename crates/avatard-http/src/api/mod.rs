@@ -2,6 +2,7 @@
 //! same shape: extract → call the domain → answer in Rocket.Chat's envelope.
 
 mod avatars;
+mod events;
 mod info;
 mod permissions;
 mod session;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/users.setAvatar", post(avatars::set_avatar))
         .route("/api/v1/users.resetAvatar", post(avatars::reset_avatar))
+        .route("/api/v1/avatars.events", get(events::stream))
         .route("/api/v1/permissions.listAll", get(permissions::list_all))
         .route("/api/v1/permissions.update", post(permissions::update))
         .route(

@@ -1,0 +1,307 @@
+//! What `/avatar/...` shows (R6.4–R6.8): a user's stored avatar, a rendition of it at `?size=`, or
+//! their initials, each with a strong validator.
+//!
+//! Serving is the hot path, so a request for a known user touches neither the database nor the
+//! blob store nor an encoder once it has been served before: the user comes from the
+//! [`Directory`](crate::directory), and every representation is cached under a key that names its
+//! content (the blob key, or the initials' inputs). Such a key's bytes never change, so the cache
+//! needs no invalidation: a new avatar has a new key, and the directory entry that led to the old
+//! one is dropped by the avatar event that announced the change.
+
+use std::sync::Arc;
+
+use avatard_imaging::{AvatarOptions, Limits, initials};
+use bytes::Bytes;
+
+use super::Avatars;
+use crate::directory::Displayed;
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::model::AvatarRecord;
+use crate::settings;
+
+/// `Last-Modified` of every generated initials image, and the `If-Modified-Since` value that gets a
+/// 304 for it (R6.4 step 6).
+pub const INITIALS_LAST_MODIFIED: &str = "Thu, 01 Jan 2015 00:00:00 GMT";
+
+/// Bytes to send and how to describe and validate them.
+#[derive(Debug)]
+pub struct Representation {
+    pub body: Bytes,
+    pub content_type: &'static str,
+    /// A strong entity tag, quoted, unique to these bytes.
+    pub etag: String,
+    /// `Last-Modified`, as Rocket.Chat sends it.
+    pub last_modified: String,
+}
+
+/// What the server shows for an avatar request.
+#[derive(Debug)]
+pub enum AvatarView {
+    /// An uploaded avatar (or a rendition of it); `version` is its `avatarETag`.
+    Stored {
+        image: Arc<Representation>,
+        version: String,
+    },
+    /// A generated initials image.
+    Initials {
+        image: Arc<Representation>,
+        /// Whether the constant `If-Modified-Since` may answer 304 (not for `@name` requests).
+        revalidate: bool,
+    },
+    /// `/avatar/uid/<id>` of a user that does not exist.
+    NotFound,
+}
+
+/// The representation a request asks for besides the user: the raw `?size=` and `?format=`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Variant<'a> {
+    pub size: Option<&'a str>,
+    pub format: Option<&'a str>,
+}
+
+/// Names a representation by everything that determines its bytes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub(super) enum RepresentationKey {
+    /// A stored avatar; `size` is `None` for the stored file itself.
+    Stored { blob_key: String, size: Option<u32> },
+    Initials {
+        name: String,
+        all_initials: bool,
+        size: u32,
+        format: InitialsFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub(super) enum InitialsFormat {
+    Svg,
+    Png,
+    /// `?format=jpg` and `?format=jpeg` differ only in the content type Rocket.Chat sends.
+    Jpeg {
+        content_type: &'static str,
+    },
+}
+
+impl InitialsFormat {
+    fn of(format: Option<&str>) -> InitialsFormat {
+        match format {
+            Some("png") => InitialsFormat::Png,
+            Some("jpg") => InitialsFormat::Jpeg {
+                content_type: "image/jpg",
+            },
+            Some("jpeg") => InitialsFormat::Jpeg {
+                content_type: "image/jpeg",
+            },
+            _ => InitialsFormat::Svg,
+        }
+    }
+}
+
+/// A representation cache bounded by bytes.
+pub(super) type Representations = moka::future::Cache<RepresentationKey, Arc<Representation>>;
+
+pub(super) fn representations(capacity_bytes: u64) -> Representations {
+    moka::future::Cache::builder()
+        .weigher(|_key, image: &Arc<Representation>| {
+            u32::try_from(image.body.len() + image.etag.len() + 64).unwrap_or(u32::MAX)
+        })
+        .max_capacity(capacity_bytes)
+        .build()
+}
+
+impl Avatars {
+    /// `/avatar/<username>` (R6.4 steps 4–8).
+    pub async fn for_username(&self, requested: &str, variant: Variant<'_>) -> Result<AvatarView> {
+        let use_name = self.settings.bool(settings::USE_NAME_AVATAR);
+        if let Some(name) = requested.strip_prefix('@') {
+            return self.initials(name, use_name, false, variant).await;
+        }
+        let found = self
+            .directory
+            .by_username(requested, || self.store.user_by_username(requested))
+            .await?;
+        // A stored file is served only for the exact spelling of the username (R6.4 step 5).
+        if let Some(found) = found.as_deref().filter(|f| f.username == requested)
+            && let Some(view) = self.stored(found, variant).await?
+        {
+            return Ok(view);
+        }
+        match found {
+            Some(found) if use_name && !found.name.is_empty() => {
+                self.initials(&found.name, true, true, variant).await
+            }
+            _ => self.initials(requested, false, true, variant).await,
+        }
+    }
+
+    /// `/avatar/uid/<userId>` (R6.5).
+    pub async fn for_user_id(&self, id: &str, variant: Variant<'_>) -> Result<AvatarView> {
+        let Some(found) = self
+            .directory
+            .by_id(id, || self.store.user_by_id(id))
+            .await?
+        else {
+            return Ok(AvatarView::NotFound);
+        };
+        if let Some(view) = self.stored(&found, variant).await? {
+            return Ok(view);
+        }
+        if self.settings.bool(settings::USE_NAME_AVATAR) && !found.name.is_empty() {
+            self.initials(&found.name, true, true, variant).await
+        } else {
+            self.initials(&found.username, false, true, variant).await
+        }
+    }
+
+    /// The user's stored avatar at the size asked for; `None` when they have none.
+    async fn stored(&self, user: &Displayed, variant: Variant<'_>) -> Result<Option<AvatarView>> {
+        let Some(avatar) = &user.avatar else {
+            return Ok(None);
+        };
+        let Some(master) = self.master(avatar).await? else {
+            return Ok(None);
+        };
+        let image = match self.rendition_size(variant.size) {
+            Some(size) => self.rendition(avatar, master, size).await?,
+            None => master,
+        };
+        Ok(Some(AvatarView::Stored {
+            image,
+            version: avatar.etag.clone(),
+        }))
+    }
+
+    /// The stored file itself, from memory when possible.
+    async fn master(&self, avatar: &AvatarRecord) -> Result<Option<Arc<Representation>>> {
+        let key = RepresentationKey::Stored {
+            blob_key: avatar.blob_key.clone(),
+            size: None,
+        };
+        if let Some(image) = self.representations.get(&key).await {
+            return Ok(Some(image));
+        }
+        let Some(body) = self.blobs.get(&avatar.blob_key).await? else {
+            // Breaks the store invariant; show initials rather than an error, and say so loudly.
+            tracing::error!(key = %avatar.blob_key, "avatar record names a missing blob");
+            return Ok(None);
+        };
+        let image = Arc::new(Representation {
+            body,
+            content_type: stored_content_type(&avatar.content_type),
+            etag: format!("\"{}\"", avatar.etag),
+            last_modified: httpdate::fmt_http_date(avatar.uploaded_at.into()),
+        });
+        self.representations.insert(key, image.clone()).await;
+        Ok(Some(image))
+    }
+
+    /// `?size=` for a stored avatar: like the initials' size (R6.8), but only below the stored
+    /// size; a rendition is never larger than the stored file, so larger sizes get the file.
+    fn rendition_size(&self, size: Option<&str>) -> Option<u32> {
+        size?;
+        let size = initials::view_size(size);
+        let stored = self.settings.int(settings::AVATAR_SIZE).clamp(16, 1024) as u32;
+        (size < stored).then_some(size)
+    }
+
+    /// A smaller copy of the stored avatar, made once (concurrent requests wait for the first).
+    async fn rendition(
+        &self,
+        avatar: &AvatarRecord,
+        master: Arc<Representation>,
+        size: u32,
+    ) -> Result<Arc<Representation>> {
+        let key = RepresentationKey::Stored {
+            blob_key: avatar.blob_key.clone(),
+            size: Some(size),
+        };
+        let etag = format!("\"{}-{size}\"", avatar.etag);
+        self.representations
+            .try_get_with(key, async move {
+                let options = AvatarOptions {
+                    size,
+                    resize: true,
+                    // The stored file is already upright.
+                    auto_orient: false,
+                    limits: Limits::default(),
+                };
+                let body = master.body.clone();
+                let resized = self
+                    .on_image_pool(move || avatard_imaging::process_avatar(&body, &options))
+                    .await?
+                    .map_err(Error::internal)?;
+                Ok(Arc::new(Representation {
+                    body: Bytes::from(resized.bytes),
+                    content_type: master.content_type,
+                    etag,
+                    last_modified: master.last_modified.clone(),
+                }))
+            })
+            .await
+            .map_err(|err: Arc<Error>| (*err).clone())
+    }
+
+    /// The initials image (R6.8) at `?size=`, as SVG or, for `?format=png|jpg|jpeg`, rasterised.
+    async fn initials(
+        &self,
+        name: &str,
+        all_initials: bool,
+        revalidate: bool,
+        variant: Variant<'_>,
+    ) -> Result<AvatarView> {
+        let size = initials::view_size(variant.size);
+        let format = InitialsFormat::of(variant.format);
+        let key = RepresentationKey::Initials {
+            name: name.to_owned(),
+            all_initials,
+            size,
+            format,
+        };
+        let svg = || initials::svg(name, size, all_initials);
+        let image = self
+            .representations
+            .try_get_with(key, async move {
+                let (content_type, body) = match format {
+                    InitialsFormat::Svg => ("image/svg+xml", Bytes::from(svg())),
+                    InitialsFormat::Png => (
+                        "image/png",
+                        self.rasterize(svg(), initials::RasterFormat::Png).await?,
+                    ),
+                    InitialsFormat::Jpeg { content_type } => (
+                        content_type,
+                        self.rasterize(svg(), initials::RasterFormat::Jpeg).await?,
+                    ),
+                };
+                Ok(Arc::new(Representation {
+                    etag: format!("\"i-{}\"", &ids::sha256_hex(&body)[..32]),
+                    body,
+                    content_type,
+                    last_modified: INITIALS_LAST_MODIFIED.to_owned(),
+                }))
+            })
+            .await
+            .map_err(|err: Arc<Error>| (*err).clone())?;
+        Ok(AvatarView::Initials { image, revalidate })
+    }
+
+    async fn rasterize(&self, svg: String, format: initials::RasterFormat) -> Result<Bytes> {
+        let raster = self
+            .on_image_pool(move || initials::rasterize(&svg, format))
+            .await?
+            .map_err(Error::internal)?;
+        Ok(Bytes::from(raster))
+    }
+}
+
+/// The content types avatard stores, as static strings (no allocation per response).
+fn stored_content_type(stored: &str) -> &'static str {
+    match stored {
+        "image/png" => "image/png",
+        "image/jpeg" => "image/jpeg",
+        "image/gif" => "image/gif",
+        "image/webp" => "image/webp",
+        "image/svg+xml" => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}

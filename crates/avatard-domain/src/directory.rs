@@ -1,0 +1,119 @@
+//! Who an `/avatar/...` request names, remembered between requests so that serving a known user's
+//! avatar needs no database round trip.
+//!
+//! Entries are dropped when the [`AvatarEvents`](crate::events::AvatarEvents) log reports a change
+//! for the user, on this replica or (through the change feed) on any other. Unknown names are not
+//! remembered: creating a user writes no event, and so could not invalidate a cached "nobody".
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::StoreError;
+use crate::model::{AvatarRecord, UserRecord};
+
+/// How many users are remembered.
+const CAPACITY: u64 = 100_000;
+
+/// What serving an avatar needs to know about a user; nothing secret.
+#[derive(Clone, Debug)]
+pub struct Displayed {
+    pub user_id: String,
+    pub username: String,
+    pub name: String,
+    pub avatar: Option<AvatarRecord>,
+}
+
+impl From<UserRecord> for Displayed {
+    fn from(found: UserRecord) -> Displayed {
+        Displayed {
+            user_id: found.user.id,
+            username: found.user.username,
+            name: found.user.name,
+            avatar: found.avatar,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Directory {
+    entries: moka::future::Cache<String, Arc<Displayed>>,
+    /// Bumped by every invalidation. A lookup that raced one (read the database before a change
+    /// committed, finished after it was announced) must not cache what it read.
+    generation: Arc<AtomicU64>,
+}
+
+impl Directory {
+    pub fn new() -> Directory {
+        Directory {
+            entries: moka::future::Cache::new(CAPACITY),
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The user called `name`, case-insensitively (like Rocket.Chat's lookups).
+    pub async fn by_username<F, Fut>(
+        &self,
+        name: &str,
+        load: F,
+    ) -> Result<Option<Arc<Displayed>>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
+    {
+        self.lookup(username_key(name), load).await
+    }
+
+    pub async fn by_id<F, Fut>(
+        &self,
+        id: &str,
+        load: F,
+    ) -> Result<Option<Arc<Displayed>>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
+    {
+        self.lookup(id_key(id), load).await
+    }
+
+    async fn lookup<F, Fut>(
+        &self,
+        key: String,
+        load: F,
+    ) -> Result<Option<Arc<Displayed>>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
+    {
+        if let Some(hit) = self.entries.get(&key).await {
+            return Ok(Some(hit));
+        }
+        let before = self.generation.load(Ordering::SeqCst);
+        let Some(found) = load().await? else {
+            return Ok(None);
+        };
+        let displayed = Arc::new(Displayed::from(found));
+        if self.generation.load(Ordering::SeqCst) == before {
+            self.entries.insert(key.clone(), displayed.clone()).await;
+            // An invalidation between the check and the insert would otherwise be lost.
+            if self.generation.load(Ordering::SeqCst) != before {
+                self.entries.invalidate(&key).await;
+            }
+        }
+        Ok(Some(displayed))
+    }
+
+    /// Forget a user whose avatar (or existence) changed.
+    pub async fn forget(&self, user_id: &str, username: &str) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.entries.invalidate(&username_key(username)).await;
+        self.entries.invalidate(&id_key(user_id)).await;
+    }
+}
+
+fn username_key(name: &str) -> String {
+    format!("u:{}", name.to_lowercase())
+}
+
+fn id_key(id: &str) -> String {
+    format!("i:{id}")
+}
