@@ -18,6 +18,7 @@ pub mod model;
 pub mod settings;
 mod size;
 pub mod store;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ use directory::Directory;
 use events::AvatarEvents;
 use settings::Settings;
 use store::{BlobStore, MetadataStore};
+use webhook::Webhook;
 
 /// What the operator configures (as opposed to settings, which admins change at run time).
 #[derive(Clone, Debug)]
@@ -55,6 +57,7 @@ pub struct Domain {
     pub avatars: Avatars,
     /// Avatar changes as they are applied on this replica.
     pub events: AvatarEvents,
+    pub webhook: Webhook,
     metadata: Arc<dyn MetadataStore>,
     blobs: Arc<dyn BlobStore>,
 }
@@ -98,7 +101,9 @@ impl Domain {
             events.clone(),
             config,
         );
+        let webhook = Webhook::new(store.clone(), settings.clone());
         Ok(Domain {
+            webhook,
             accounts,
             authorization,
             settings,

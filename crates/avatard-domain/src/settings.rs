@@ -100,6 +100,10 @@ pub const USE_NAME_AVATAR: &str = "UI_Use_Name_Avatar";
 pub const ALLOW_ANONYMOUS_READ: &str = "Accounts_AllowAnonymousRead";
 pub const REGISTRATION_FORM: &str = "Accounts_RegistrationForm";
 pub const SSRF_ALLOWLIST: &str = "SSRF_Allowlist";
+/// Not Rocket.Chat's: where avatard POSTs each avatar change (e.g. a CDN purge hook); empty for none.
+pub const AVATAR_WEBHOOK_URL: &str = "Avatar_Webhook_Url";
+/// Not Rocket.Chat's: the HMAC-SHA256 key that signs webhook deliveries; empty sends them unsigned.
+pub const AVATAR_WEBHOOK_SECRET: &str = "Avatar_Webhook_Secret";
 
 /// Every setting the server knows, with Rocket.Chat's defaults (spec §7).
 pub static DEFINITIONS: &[SettingDefinition] = &[
@@ -128,6 +132,8 @@ pub static DEFINITIONS: &[SettingDefinition] = &[
         default: DefaultValue::Str("Public"),
     },
     string(SSRF_ALLOWLIST, ""),
+    string(AVATAR_WEBHOOK_URL, ""),
+    string(AVATAR_WEBHOOK_SECRET, ""),
 ];
 
 pub fn definition(id: &str) -> Option<&'static SettingDefinition> {

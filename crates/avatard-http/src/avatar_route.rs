@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use avatard_domain::avatars::{AvatarView, INITIALS_LAST_MODIFIED, Representation, Variant};
+use avatard_domain::avatars::{
+    AvatarView, INITIALS_LAST_MODIFIED, Proxied, Representation, Variant,
+};
 use avatard_domain::{Error, settings};
 use avatard_imaging::initials;
 use axum::extract::{OriginalUri, Path, Query, State};
@@ -84,6 +86,8 @@ fn respond(
 ) -> Response {
     let (image, revalidate, version) = match &view {
         AvatarView::NotFound => return unknown_user_id(headers),
+        AvatarView::ProviderFailed => return StatusCode::BAD_GATEWAY.into_response(),
+        AvatarView::Proxied(proxied) => return proxied_response(state, params, proxied),
         AvatarView::Stored { image, version } => (image, true, Some(version.as_str())),
         AvatarView::Initials { image, revalidate } => (image, *revalidate, None),
     };
@@ -112,6 +116,36 @@ fn respond(
     h.insert(header::ETAG, header_value(&image.etag));
     h.insert(header::LAST_MODIFIED, header_value(&image.last_modified));
     response
+}
+
+/// The external provider's answer (R6.7): the common headers, overridden by the provider's, then
+/// our own protections, which the provider cannot relax.
+fn proxied_response(state: &AppState, params: &Params, proxied: &Proxied) -> Response {
+    let mut response = proxied.body.clone().into_response();
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, cache_time(state, params));
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("inline"),
+    );
+    for (name, value) in &proxied.headers {
+        h.insert(name, value.clone());
+    }
+    protect(h);
+    response
+}
+
+/// Avatars can be SVG, and a provider's answer anything: never let a browser run or sniff them as
+/// a page.
+fn protect(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 /// `/avatar/uid/<id>` of nobody: 404, but the constant-date check comes first (R6.5).
@@ -181,15 +215,7 @@ fn body_response(image: &Representation, headers: &HeaderMap) -> Response {
         HeaderValue::from_static(image.content_type),
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    // Avatars can be SVG: never let a browser run or sniff them as a page.
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    protect(h);
     response
 }
 

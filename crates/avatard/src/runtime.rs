@@ -11,9 +11,13 @@ use avatard_domain::migration::{self, Deployment};
 use avatard_domain::{Domain, DomainConfig};
 use avatard_http::AppState;
 use avatard_storage::{DatabaseConfig, Engine, SqlMetadata};
+use futures_util::StreamExt as _;
 use tokio::net::TcpListener;
 
 use crate::cli::{AddUserArgs, MigrateArgs, MigrateStorageArgs, ServeArgs, StorageArgs};
+
+/// How often the webhook looks for undelivered events without being woken.
+const WEBHOOK_POLL: Duration = Duration::from_secs(10);
 
 fn database_config(storage: &StorageArgs) -> anyhow::Result<DatabaseConfig> {
     if storage.uses_data_dir() {
@@ -105,11 +109,12 @@ fn spawn_maintenance(domain: &Domain, engine: Engine, args: &ServeArgs) {
             }
         });
     }
+    // Identifies this process as a lease holder.
+    let holder = format!("{}-{}", std::process::id(), avatard_domain::ids::new_id());
+    spawn_webhook(domain.clone(), holder.clone());
     let sweeping = domain.clone();
     let every = Duration::from_secs(args.orphan_sweep_secs.max(1));
     let grace = Duration::from_secs(args.orphan_grace_secs);
-    // Identifies this process as a lease holder.
-    let holder = format!("{}-{}", std::process::id(), avatard_domain::ids::new_id());
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         loop {
@@ -255,4 +260,34 @@ pub async fn add_user(args: AddUserArgs) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("{err}"))?;
     println!("created user {} ({})", user.user.username, user.user.id);
     Ok(())
+}
+
+/// Deliver avatar events to the webhook, woken by every event this replica applies and by a timer
+/// (for the replica that takes the lease over from one that stopped).
+fn spawn_webhook(domain: Domain, holder: String) {
+    tokio::spawn(async move {
+        let mut changes = match domain.events.subscribe(None).await {
+            Ok(changes) => changes.boxed(),
+            Err(err) => {
+                tracing::warn!(%err, "cannot follow avatar events; the webhook runs on its timer");
+                futures_util::stream::pending().boxed()
+            }
+        };
+        let mut ticks = tokio::time::interval(WEBHOOK_POLL);
+        loop {
+            tokio::select! {
+                next = changes.next() => if next.is_none() {
+                    changes = futures_util::stream::pending().boxed();
+                },
+                _ = ticks.tick() => {}
+            }
+            match domain.webhook.deliver_pending(&holder).await {
+                Ok(Some(done)) if done.sent + done.failed > 0 => {
+                    tracing::info!(sent = done.sent, failed = done.failed, "webhook deliveries");
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "webhook delivery round failed"),
+            }
+        }
+    });
 }

@@ -6,8 +6,10 @@
 //! removed only after that commit. A rejected upload therefore changes nothing. Every commit appends
 //! an avatar event, which every replica applies (see [`crate::events`]).
 
+mod provider;
 mod serve;
 
+pub use provider::Proxied;
 pub use serve::{AvatarView, INITIALS_LAST_MODIFIED, Representation, Variant};
 
 use std::collections::HashSet;
@@ -59,6 +61,8 @@ pub struct Avatars {
     events: AvatarEvents,
     /// Encoded images by what determines their bytes, bounded by size.
     representations: serve::Representations,
+    /// Recent answers of the external avatar provider, by URL.
+    provider_answers: provider::ProviderAnswers,
     /// The most bytes ever read for one image, whatever `FileUpload_MaxFileSize` says.
     upload_ceiling: u64,
 }
@@ -84,6 +88,7 @@ impl Avatars {
             directory: events.directory().clone(),
             events,
             representations: serve::representations(config.avatar_cache_bytes),
+            provider_answers: provider::answers(),
             upload_ceiling: config.upload_ceiling,
         }
     }

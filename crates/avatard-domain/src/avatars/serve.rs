@@ -14,6 +14,7 @@ use avatard_imaging::{AvatarOptions, Limits, initials};
 use bytes::Bytes;
 
 use super::Avatars;
+use super::provider::Proxied;
 use crate::directory::Displayed;
 use crate::error::{Error, Result};
 use crate::ids;
@@ -51,6 +52,10 @@ pub enum AvatarView {
     },
     /// `/avatar/uid/<id>` of a user that does not exist.
     NotFound,
+    /// The external avatar provider's answer (R6.7).
+    Proxied(Arc<Proxied>),
+    /// The external avatar provider failed or answered without an image (502).
+    ProviderFailed,
 }
 
 /// The representation a request asks for besides the user: the raw `?size=` and `?format=`.
@@ -113,6 +118,10 @@ pub(super) fn representations(capacity_bytes: u64) -> Representations {
 impl Avatars {
     /// `/avatar/<username>` (R6.4 steps 4–8).
     pub async fn for_username(&self, requested: &str, variant: Variant<'_>) -> Result<AvatarView> {
+        // The provider takes precedence even over `@name` (R6.4 step 3).
+        if let Some(template) = self.provider() {
+            return Ok(self.ask_provider(&template, requested).await);
+        }
         let use_name = self.settings.bool(settings::USE_NAME_AVATAR);
         if let Some(name) = requested.strip_prefix('@') {
             return self.initials(name, use_name, false, variant).await;
@@ -144,6 +153,9 @@ impl Avatars {
         else {
             return Ok(AvatarView::NotFound);
         };
+        if let Some(template) = self.provider() {
+            return Ok(self.ask_provider(&template, &found.username).await);
+        }
         if let Some(view) = self.stored(&found, variant).await? {
             return Ok(view);
         }
