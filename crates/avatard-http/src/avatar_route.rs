@@ -20,7 +20,9 @@ use crate::AppState;
 type Params = HashMap<String, String>;
 
 /// A year: how long a URL naming the current version may be cached.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const IMMUTABLE_FOR: &str = "max-age=31536000, immutable";
+/// The content codings the compression middleware may apply, as they are marked in entity tags.
+const CODINGS: [&str; 2] = ["gzip", "br"];
 
 /// Every `/avatar/...` request, dispatched the way Rocket.Chat mounts its handlers (R6.1).
 pub async fn avatar(
@@ -98,7 +100,7 @@ fn respond(
         return redirect_to_current(state, rest, params, version);
     }
     let cache_control = if requested_version.is_some() {
-        HeaderValue::from_static(IMMUTABLE)
+        header_value(&format!("{}, {IMMUTABLE_FOR}", audience(state)))
     } else {
         cache_time(state, params)
     };
@@ -166,15 +168,47 @@ fn unknown_user_id(headers: &HeaderMap) -> Response {
 fn not_modified(image: &Representation, revalidate: bool, headers: &HeaderMap) -> bool {
     if let Some(candidates) = headers.get(header::IF_NONE_MATCH) {
         return candidates.to_str().is_ok_and(|list| {
-            list.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == image.etag)
+            list.split(',').map(str::trim).any(|tag| {
+                tag == "*" || without_coding(tag.strip_prefix("W/").unwrap_or(tag)) == image.etag
+            })
         });
     }
     let since = headers
         .get(header::IF_MODIFIED_SINCE)
         .and_then(|v| v.to_str().ok());
     revalidate && since == Some(image.last_modified.as_str())
+}
+
+/// An entity tag as [`mark_coding`] sent it, back to the tag of the uncompressed bytes.
+fn without_coding(tag: &str) -> String {
+    CODINGS
+        .iter()
+        .find_map(|coding| tag.strip_suffix(&format!("-{coding}\"")))
+        .map_or_else(|| tag.to_owned(), |base| format!("{base}\""))
+}
+
+/// Middleware outside the compression layer: a compressed body is another representation, so it
+/// gets its own strong tag (`"<tag>-gzip"`); [`not_modified`] maps it back.
+pub async fn mark_coding(mut response: Response) -> Response {
+    let coding = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .filter(|coding| CODINGS.contains(coding))
+        .map(str::to_owned);
+    if let Some(coding) = coding
+        && let Some(tag) = response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|tag| tag.strip_suffix('"'))
+            .map(|base| format!("{base}-{coding}\""))
+    {
+        response
+            .headers_mut()
+            .insert(header::ETAG, header_value(&tag));
+    }
+    response
 }
 
 /// The image, or the one byte range asked for (an unparseable or multi-range `Range` is ignored,
@@ -276,16 +310,31 @@ fn encode_path(rest: &str) -> String {
 
 /// R6.2: `?cacheTime=` verbatim when given, else `Accounts_AvatarCacheTime`.
 fn cache_time(state: &AppState, params: &Params) -> HeaderValue {
+    let audience = audience(state);
     params
         .get("cacheTime")
         .filter(|raw| !raw.is_empty())
-        .and_then(|raw| HeaderValue::from_str(&format!("public, max-age={raw}")).ok())
+        .and_then(|raw| HeaderValue::from_str(&format!("{audience}, max-age={raw}")).ok())
         .unwrap_or_else(|| {
             header_value(&format!(
-                "public, max-age={}",
+                "{audience}, max-age={}",
                 state.domain.settings.int(settings::AVATAR_CACHE_TIME)
             ))
         })
+}
+
+/// `public`, as Rocket.Chat sends; but while avatars are only for logged-in users, a shared cache
+/// must not keep one and hand it to anybody (`private`).
+fn audience(state: &AppState) -> &'static str {
+    if state
+        .domain
+        .settings
+        .bool(settings::AVATAR_BLOCK_UNAUTHENTICATED_ACCESS)
+    {
+        "private"
+    } else {
+        "public"
+    }
 }
 
 fn header_value(value: &str) -> HeaderValue {

@@ -51,7 +51,9 @@ pub fn router(state: AppState) -> Router {
         // Only SVG compresses (tower-http leaves other images alone); never for the API's streams.
         .route(
             "/avatar/{*rest}",
-            get(avatar_route::avatar).layer(CompressionLayer::new()),
+            get(avatar_route::avatar)
+                .layer(CompressionLayer::new())
+                .layer(axum::middleware::map_response(avatar_route::mark_coding)),
         )
         .with_state(state)
         .layer(CatchPanicLayer::new())

@@ -7,9 +7,9 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use image::{DynamicImage, ImageFormat};
+use image::DynamicImage;
 
-use crate::decode::decode;
+use crate::decode::{decode, raster_format};
 use crate::encode::{Encoding, encode};
 use crate::svg::{self, Target};
 use crate::{Format, ImageError, Limits, Sniffed, resize, sniff};
@@ -74,21 +74,15 @@ pub fn process_avatar(input: &[u8], opts: &AvatarOptions) -> Result<Avatar, Imag
 }
 
 fn render(input: &[u8], format: Format, opts: &AvatarOptions) -> Result<DynamicImage, ImageError> {
-    let raster = match format {
-        Format::Png => ImageFormat::Png,
-        Format::Jpeg => ImageFormat::Jpeg,
-        Format::Gif => ImageFormat::Gif,
-        Format::WebP => ImageFormat::WebP,
-        Format::Svg => {
-            let target = if opts.resize {
-                Target::Square(opts.size)
-            } else {
-                Target::Natural {
-                    fallback: opts.size,
-                }
-            };
-            return svg::rasterize(input, target, &opts.limits).map(DynamicImage::ImageRgba8);
-        }
+    let Some(raster) = raster_format(format) else {
+        let target = if opts.resize {
+            Target::Square(opts.size)
+        } else {
+            Target::Natural {
+                fallback: opts.size,
+            }
+        };
+        return svg::rasterize(input, target, &opts.limits).map(DynamicImage::ImageRgba8);
     };
     let image = decode(input, raster, &opts.limits, opts.auto_orient)?;
     if opts.resize {

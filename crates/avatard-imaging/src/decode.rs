@@ -11,6 +11,29 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::{ImageError, Limits};
 
+/// The width and height a raster image declares in its header, without decoding pixels; `None`
+/// for SVG and for anything unreadable.
+pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let format = match crate::sniff(bytes) {
+        crate::Sniffed::Supported(format) => raster_format(format)?,
+        _ => return None,
+    };
+    ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .ok()
+}
+
+/// The `image` crate's name for a raster format; `None` for SVG.
+pub(crate) fn raster_format(format: crate::Format) -> Option<ImageFormat> {
+    match format {
+        crate::Format::Png => Some(ImageFormat::Png),
+        crate::Format::Jpeg => Some(ImageFormat::Jpeg),
+        crate::Format::Gif => Some(ImageFormat::Gif),
+        crate::Format::WebP => Some(ImageFormat::WebP),
+        crate::Format::Svg => None,
+    }
+}
+
 /// Decodes an image of `format` within `limits`, optionally turning it
 /// upright according to its EXIF orientation.
 pub(crate) fn decode(

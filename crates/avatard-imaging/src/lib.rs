@@ -19,6 +19,7 @@ mod resize;
 mod svg;
 
 pub use avatar::{Avatar, AvatarOptions, process_avatar};
+pub use decode::dimensions;
 pub use error::ImageError;
 pub use format::{Format, Sniffed, sniff};
 pub use limits::Limits;

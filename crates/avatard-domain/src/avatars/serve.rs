@@ -34,6 +34,8 @@ pub struct Representation {
     pub etag: String,
     /// `Last-Modified`, as Rocket.Chat sends it.
     pub last_modified: String,
+    /// The smaller of width and height, for a stored image; renditions are never larger.
+    pub(super) shorter_side: Option<u32>,
 }
 
 /// What the server shows for an avatar request.
@@ -174,7 +176,7 @@ impl Avatars {
         let Some(master) = self.master(avatar).await? else {
             return Ok(None);
         };
-        let image = match self.rendition_size(variant.size) {
+        let image = match rendition_size(variant.size, &master) {
             Some(size) => self.rendition(avatar, master, size).await?,
             None => master,
         };
@@ -199,22 +201,14 @@ impl Avatars {
             return Ok(None);
         };
         let image = Arc::new(Representation {
-            body,
             content_type: stored_content_type(&avatar.content_type),
             etag: format!("\"{}\"", avatar.etag),
             last_modified: httpdate::fmt_http_date(avatar.uploaded_at.into()),
+            shorter_side: avatard_imaging::dimensions(&body).map(|(w, h)| w.min(h)),
+            body,
         });
         self.representations.insert(key, image.clone()).await;
         Ok(Some(image))
-    }
-
-    /// `?size=` for a stored avatar: like the initials' size (R6.8), but only below the stored
-    /// size; a rendition is never larger than the stored file, so larger sizes get the file.
-    fn rendition_size(&self, size: Option<&str>) -> Option<u32> {
-        size?;
-        let size = initials::view_size(size);
-        let stored = self.settings.int(settings::AVATAR_SIZE).clamp(16, 1024) as u32;
-        (size < stored).then_some(size)
     }
 
     /// A smaller copy of the stored avatar, made once (concurrent requests wait for the first).
@@ -248,6 +242,7 @@ impl Avatars {
                     content_type: master.content_type,
                     etag,
                     last_modified: master.last_modified.clone(),
+                    shorter_side: Some(size),
                 }))
             })
             .await
@@ -290,6 +285,7 @@ impl Avatars {
                     body,
                     content_type,
                     last_modified: INITIALS_LAST_MODIFIED.to_owned(),
+                    shorter_side: None,
                 }))
             })
             .await
@@ -304,6 +300,14 @@ impl Avatars {
             .map_err(Error::internal)?;
         Ok(Bytes::from(raster))
     }
+}
+
+/// `?size=` for a stored avatar: parsed like the initials' size (R6.8), and only when it is below
+/// both sides of the stored file; a rendition is never enlarged, so larger sizes get the file.
+fn rendition_size(size: Option<&str>, master: &Representation) -> Option<u32> {
+    size?;
+    let size = initials::view_size(size);
+    (size < master.shorter_side?).then_some(size)
 }
 
 /// The content types avatard stores, as static strings (no allocation per response).
