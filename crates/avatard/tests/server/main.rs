@@ -2,6 +2,7 @@
 //! One binary for every file keeps linking (and the disk it needs) to a single pass.
 
 mod common;
+mod events;
 mod migrate_storage;
 mod operations;
 mod permissions_settings;
@@ -12,3 +13,5 @@ mod session;
 mod set_avatar;
 mod url_avatar;
 mod users;
+mod versioned_urls;
+mod webhook;

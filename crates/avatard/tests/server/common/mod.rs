@@ -348,6 +348,20 @@ impl Server {
             .expect("avatar request")
     }
 
+    /// `GET /avatar/...` with extra request headers (validators, ranges, encodings, credentials).
+    /// The client follows no redirects and decompresses nothing: what the server sent is what
+    /// the response holds.
+    pub async fn avatar_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        headers
+            .iter()
+            .fold(self.http.get(self.url(path)), |request, (name, value)| {
+                request.header(*name, *value)
+            })
+            .send()
+            .await
+            .expect("avatar request")
+    }
+
     pub async fn avatar_bytes(&self, username: &str) -> (String, Vec<u8>) {
         let response = self.avatar(&format!("/avatar/{username}")).await;
         assert_eq!(response.status(), 200);
