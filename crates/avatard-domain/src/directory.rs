@@ -50,34 +50,40 @@ impl Directory {
         }
     }
 
-    /// The user called `name`, case-insensitively (like Rocket.Chat's lookups).
+    /// The user called `name`, case-insensitively (like Rocket.Chat's lookups). A remembered
+    /// entry showing another avatar version than `expected` is read again: the client learnt of a
+    /// change (made on another replica) before this replica's notification arrived.
     pub async fn by_username<F, Fut>(
         &self,
         name: &str,
+        expected: Option<&str>,
         load: F,
     ) -> Result<Option<Arc<Displayed>>, StoreError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
     {
-        self.lookup(username_key(name), load).await
+        self.lookup(username_key(name), expected, load).await
     }
 
+    /// The user with this id; `expected` as for [`Directory::by_username`].
     pub async fn by_id<F, Fut>(
         &self,
         id: &str,
+        expected: Option<&str>,
         load: F,
     ) -> Result<Option<Arc<Displayed>>, StoreError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
     {
-        self.lookup(id_key(id), load).await
+        self.lookup(id_key(id), expected, load).await
     }
 
     async fn lookup<F, Fut>(
         &self,
         key: String,
+        expected: Option<&str>,
         load: F,
     ) -> Result<Option<Arc<Displayed>>, StoreError>
     where
@@ -85,7 +91,10 @@ impl Directory {
         Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
     {
         if let Some(hit) = self.entries.get(&key).await {
-            return Ok(Some(hit));
+            let version = hit.avatar.as_ref().map(|avatar| avatar.etag.as_str());
+            if expected.is_none() || expected == version {
+                return Ok(Some(hit));
+            }
         }
         let before = self.generation.load(Ordering::SeqCst);
         let Some(found) = load().await? else {

@@ -43,6 +43,10 @@ pub async fn avatar(
     let variant = Variant {
         size: params.get("size").map(String::as_str),
         format: params.get("format").map(String::as_str),
+        version: params
+            .get("etag")
+            .map(String::as_str)
+            .filter(|v| !v.is_empty()),
     };
     match view_of(&state, &rest, variant).await {
         Ok(Some(view)) => respond(&state, &rest, view, &params, &headers),

@@ -60,11 +60,13 @@ pub enum AvatarView {
     ProviderFailed,
 }
 
-/// The representation a request asks for besides the user: the raw `?size=` and `?format=`.
+/// The representation a request asks for besides the user: the raw `?size=` and `?format=`, and
+/// the avatar version (`?etag=`) the client believes current.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Variant<'a> {
     pub size: Option<&'a str>,
     pub format: Option<&'a str>,
+    pub version: Option<&'a str>,
 }
 
 /// Names a representation by everything that determines its bytes.
@@ -130,7 +132,9 @@ impl Avatars {
         }
         let found = self
             .directory
-            .by_username(requested, || self.store.user_by_username(requested))
+            .by_username(requested, variant.version, || {
+                self.store.user_by_username(requested)
+            })
             .await?;
         // A stored file is served only for the exact spelling of the username (R6.4 step 5).
         if let Some(found) = found.as_deref().filter(|f| f.username == requested)
@@ -150,7 +154,7 @@ impl Avatars {
     pub async fn for_user_id(&self, id: &str, variant: Variant<'_>) -> Result<AvatarView> {
         let Some(found) = self
             .directory
-            .by_id(id, || self.store.user_by_id(id))
+            .by_id(id, variant.version, || self.store.user_by_id(id))
             .await?
         else {
             return Ok(AvatarView::NotFound);

@@ -250,3 +250,124 @@ async fn a_lease_has_one_holder_until_it_expires() {
         db.ping().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn every_avatar_change_is_an_event_in_commit_order() {
+    for (engine, db) in engines::databases().await {
+        assert_eq!(db.last_avatar_event().await.unwrap(), 0, "{engine}");
+        assert_eq!(db.first_avatar_event().await.unwrap(), None, "{engine}");
+        db.insert_user(&user("u1", "Trillian", "t@example.com"))
+            .await
+            .unwrap();
+        db.insert_user(&user("u2", "Marvin", "m@example.com"))
+            .await
+            .unwrap();
+
+        db.commit_avatar("u1", &avatar("k1")).await.unwrap();
+        db.commit_avatar("u2", &avatar("k2")).await.unwrap();
+        // Clearing an avatar that is not there changes nothing and is no event.
+        assert_eq!(db.clear_avatar("u2").await.unwrap(), Some("k2".into()));
+        assert_eq!(db.clear_avatar("u2").await.unwrap(), None);
+        assert_eq!(db.delete_user("u1").await.unwrap(), Some("k1".into()));
+        // Neither is deleting nobody, or committing for nobody.
+        assert_eq!(db.delete_user("u1").await.unwrap(), None);
+        assert!(matches!(
+            db.commit_avatar("u1", &avatar("k3")).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let events = db.avatar_events(0, 100).await.unwrap();
+        let seen: Vec<_> = events
+            .iter()
+            .map(|e| (e.user_id.as_str(), e.username.as_str(), e.etag.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("u1", "Trillian", Some("etag-k1")),
+                ("u2", "Marvin", Some("etag-k2")),
+                ("u2", "Marvin", None),
+                ("u1", "Trillian", None),
+            ],
+            "{engine}"
+        );
+        assert!(events.windows(2).all(|w| w[0].seq < w[1].seq), "{engine}");
+        assert!(
+            events
+                .iter()
+                .all(|e| (Utc::now() - e.at) < Duration::minutes(1)),
+            "{engine}"
+        );
+        let last = events[3].seq;
+        assert_eq!(db.last_avatar_event().await.unwrap(), last, "{engine}");
+        assert_eq!(
+            db.first_avatar_event().await.unwrap(),
+            Some(events[0].seq),
+            "{engine}"
+        );
+        // Paging: after an event, and at most `limit`.
+        let page = db.avatar_events(events[1].seq, 1).await.unwrap();
+        assert_eq!(page.len(), 1, "{engine}");
+        assert_eq!(page[0].seq, events[2].seq, "{engine}");
+
+        // Pruning forgets old events but never reuses their numbers.
+        assert_eq!(
+            db.prune_avatar_events(Utc::now() + Duration::seconds(1))
+                .await
+                .unwrap(),
+            4,
+            "{engine}"
+        );
+        assert_eq!(db.first_avatar_event().await.unwrap(), None, "{engine}");
+        db.insert_user(&user("u3", "Zaphod", "z@example.com"))
+            .await
+            .unwrap();
+        db.commit_avatar("u3", &avatar("k4")).await.unwrap();
+        let after = db.avatar_events(0, 100).await.unwrap();
+        assert_eq!(after.len(), 1, "{engine}");
+        assert!(after[0].seq > last, "{engine}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_avatar_commits_get_distinct_ordered_events() {
+    for (engine, db) in engines::databases().await {
+        let db = Arc::new(db);
+        for i in 0..8 {
+            db.insert_user(&user(
+                &format!("c{i}"),
+                &format!("c{i}"),
+                &format!("c{i}@x.org"),
+            ))
+            .await
+            .unwrap();
+        }
+        let commits = (0..8).map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.commit_avatar(&format!("c{i}"), &avatar(&format!("key{i}")))
+                    .await
+            })
+        });
+        for commit in futures_util::future::join_all(commits).await {
+            commit.unwrap().unwrap();
+        }
+        let events = db.avatar_events(0, 100).await.unwrap();
+        assert_eq!(events.len(), 8, "{engine}");
+        let users: HashSet<_> = events.iter().map(|e| e.user_id.clone()).collect();
+        assert_eq!(users.len(), 8, "{engine}");
+        assert!(events.windows(2).all(|w| w[0].seq < w[1].seq), "{engine}");
+    }
+}
+
+#[tokio::test]
+async fn cursors_start_at_zero_and_remember() {
+    for (engine, db) in engines::databases().await {
+        assert_eq!(db.cursor("webhook").await.unwrap(), 0, "{engine}");
+        db.set_cursor("webhook", 41).await.unwrap();
+        db.set_cursor("webhook", 42).await.unwrap();
+        db.set_cursor("other", 7).await.unwrap();
+        assert_eq!(db.cursor("webhook").await.unwrap(), 42, "{engine}");
+        assert_eq!(db.cursor("other").await.unwrap(), 7, "{engine}");
+    }
+}

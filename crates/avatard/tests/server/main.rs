@@ -6,6 +6,7 @@ mod events;
 mod migrate_storage;
 mod operations;
 mod permissions_settings;
+mod provider;
 mod replicas;
 mod reset_avatar;
 mod serve_avatar;

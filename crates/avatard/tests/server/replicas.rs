@@ -47,17 +47,19 @@ async fn scale_out_two_replicas_see_each_others_writes_at_once() {
     for (mime, bytes) in uploads {
         assert_eq!(a.upload(&user_on_a, bytes, mime).await.0, 200, "{mime}");
         let on_a = view(&a, &user_on_a, "shared").await;
+        let etag = on_a.2.as_str().expect("an ETag").to_owned();
+        // A client that learnt the new version from A gets it from B at once, even before B's
+        // change notification arrives; from then on B's unversioned URL serves it too.
+        let versioned = b.avatar(&format!("/avatar/shared?etag={etag}")).await;
+        assert_eq!(versioned.status(), 200, "{mime}");
+        assert_eq!(versioned.bytes().await.unwrap().as_ref(), on_a.1.as_slice());
         let on_b = view(&b, &user_on_a, "shared").await;
         assert_eq!(on_a, on_b, "{mime}: B serves something else than A");
-        assert!(on_a.2.is_string(), "{mime}: no ETag");
-        for size in ["?size=64", "?format=png", ""] {
-            let from_b = b
-                .avatar(&format!("/avatar/shared{size}"))
-                .await
-                .bytes()
-                .await
-                .unwrap();
-            assert_eq!(from_b.as_ref(), on_a.1.as_slice(), "{mime} {size}");
+        for query in ["?size=64", "?format=png", ""] {
+            let path = format!("/avatar/shared{query}");
+            let from_a = a.avatar(&path).await.bytes().await.unwrap();
+            let from_b = b.avatar(&path).await.bytes().await.unwrap();
+            assert_eq!(from_a, from_b, "{mime} {query}");
         }
     }
 
@@ -70,9 +72,54 @@ async fn scale_out_two_replicas_see_each_others_writes_at_once() {
         )
         .await;
     assert_eq!(status, 200);
-    let response = a.avatar("/avatar/shared").await;
-    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let response = a.avatar("/avatar/shared").await;
+        if response.headers()["content-type"] == "image/svg+xml" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "A still serves the reset avatar");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(a.blob_keys().await.is_empty());
+}
+
+#[tokio::test]
+async fn scale_out_avatar_events_reach_subscribers_of_every_replica() {
+    let (a, b) = pair().await;
+    let user = a.create_user("broadcast").await;
+    let mut on_b = crate::events::EventStream::open(&b, &b.admin, None).await;
+    // B learns the avatar before the change, so that it has something to forget.
+    assert_eq!(
+        b.avatar("/avatar/broadcast").await.headers()["content-type"],
+        "image/svg+xml"
+    );
+
+    assert_eq!(a.upload(&user, png(90, 90), "image/png").await.0, 200);
+    let event = on_b.next().await;
+    assert_eq!(event.data["username"], "broadcast");
+    let etag = event.data["etag"].as_str().expect("an etag").to_owned();
+    // B forgot its cached view before telling subscribers: asking B at once gets the new avatar.
+    let response = b.avatar("/avatar/broadcast").await;
+    assert_eq!(response.headers()["etag"], format!("\"{etag}\"").as_str());
+
+    let (status, _) = a
+        .post(
+            Some(&user),
+            "/api/v1/users.resetAvatar",
+            json!({"username": "broadcast"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let event = on_b.next().await;
+    assert_eq!(event.data["etag"], Value::Null);
+    let response = b.avatar("/avatar/broadcast").await;
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+
+    // A subscriber of B resumes with an id B handed out, whichever replica made the change.
+    let mut resumed =
+        crate::events::EventStream::open(&b, &b.admin, event.id.map(|id| id - 1)).await;
+    assert_eq!(resumed.next().await.id, event.id);
 }
 
 #[tokio::test]
