@@ -50,12 +50,12 @@ impl Directory {
         }
     }
 
-    /// The user called `name`, case-insensitively (like Rocket.Chat's lookups). A remembered
-    /// entry showing another avatar version than `expected` is read again: the client learnt of a
-    /// change (made on another replica) before this replica's notification arrived.
-    pub async fn by_username<F, Fut>(
+    /// The user `key` names, from memory or else from `load`. A remembered entry showing another
+    /// avatar version than `expected` is read again: the client learnt of a change (made on another
+    /// replica) before this replica's notification arrived.
+    pub async fn lookup<F, Fut>(
         &self,
-        name: &str,
+        key: Key<'_>,
         expected: Option<&str>,
         load: F,
     ) -> Result<Option<Arc<Displayed>>, StoreError>
@@ -63,33 +63,7 @@ impl Directory {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
     {
-        self.lookup(username_key(name), expected, load).await
-    }
-
-    /// The user with this id; `expected` as for [`Directory::by_username`].
-    pub async fn by_id<F, Fut>(
-        &self,
-        id: &str,
-        expected: Option<&str>,
-        load: F,
-    ) -> Result<Option<Arc<Displayed>>, StoreError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
-    {
-        self.lookup(id_key(id), expected, load).await
-    }
-
-    async fn lookup<F, Fut>(
-        &self,
-        key: String,
-        expected: Option<&str>,
-        load: F,
-    ) -> Result<Option<Arc<Displayed>>, StoreError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
-    {
+        let key = key.cache_key();
         if let Some(hit) = self.entries.get(&key).await {
             let version = hit.avatar.as_ref().map(|avatar| avatar.etag.as_str());
             if expected.is_none() || expected == version {
@@ -114,15 +88,25 @@ impl Directory {
     /// Forget a user whose avatar (or existence) changed.
     pub async fn forget(&self, user_id: &str, username: &str) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.entries.invalidate(&username_key(username)).await;
-        self.entries.invalidate(&id_key(user_id)).await;
+        for key in [Key::Username(username), Key::Id(user_id)] {
+            self.entries.invalidate(&key.cache_key()).await;
+        }
     }
 }
 
-fn username_key(name: &str) -> String {
-    format!("u:{}", name.to_lowercase())
+/// How a request names a user.
+#[derive(Clone, Copy, Debug)]
+pub enum Key<'a> {
+    /// Case-insensitively, like Rocket.Chat's lookups.
+    Username(&'a str),
+    Id(&'a str),
 }
 
-fn id_key(id: &str) -> String {
-    format!("i:{id}")
+impl Key<'_> {
+    fn cache_key(self) -> String {
+        match self {
+            Key::Username(name) => format!("u:{}", name.to_lowercase()),
+            Key::Id(id) => format!("i:{id}"),
+        }
+    }
 }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::Avatars;
 use super::provider::Proxied;
-use crate::directory::Displayed;
+use crate::directory::{Displayed, Key};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::model::AvatarRecord;
@@ -132,7 +132,7 @@ impl Avatars {
         }
         let found = self
             .directory
-            .by_username(requested, variant.version, || {
+            .lookup(Key::Username(requested), variant.version, || {
                 self.store.user_by_username(requested)
             })
             .await?;
@@ -154,7 +154,7 @@ impl Avatars {
     pub async fn for_user_id(&self, id: &str, variant: Variant<'_>) -> Result<AvatarView> {
         let Some(found) = self
             .directory
-            .by_id(id, variant.version, || self.store.user_by_id(id))
+            .lookup(Key::Id(id), variant.version, || self.store.user_by_id(id))
             .await?
         else {
             return Ok(AvatarView::NotFound);

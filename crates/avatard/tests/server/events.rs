@@ -131,14 +131,7 @@ async fn set_and_reset_reach_every_subscriber_after_the_change_is_served() {
     }
     assert_eq!(ids[0], ids[1]);
 
-    let (status, _) = server
-        .post(
-            Some(&alice),
-            "/api/v1/users.resetAvatar",
-            json!({"username": "alice"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(server.reset_avatar(&alice, "alice").await, 200);
     for stream in [&mut admin_stream, &mut alice_stream] {
         let event = stream.next().await;
         assert_eq!(event.data, json!({"username": "alice", "etag": null}));
@@ -147,14 +140,7 @@ async fn set_and_reset_reach_every_subscriber_after_the_change_is_served() {
         assert_eq!(response.headers()["content-type"], "image/svg+xml");
     }
     // Resetting an avatar that is already initials changes nothing, so says nothing.
-    let (status, _) = server
-        .post(
-            Some(&alice),
-            "/api/v1/users.resetAvatar",
-            json!({"username": "alice"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(server.reset_avatar(&alice, "alice").await, 200);
     assert!(alice_stream.stays_quiet(Duration::from_millis(500)).await);
 }
 
@@ -174,14 +160,7 @@ async fn a_subscriber_resumes_after_its_last_event_id() {
     assert_eq!(server.upload(&carol, png(70, 30), "image/png").await.0, 200);
     let carol_second = etag_of(&server, "carol").await;
     assert_ne!(carol_first, carol_second);
-    let (status, _) = server
-        .post(
-            Some(&bob),
-            "/api/v1/users.resetAvatar",
-            json!({"username": "bob"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(server.reset_avatar(&bob, "bob").await, 200);
 
     let mut resumed = EventStream::open(&server, &bob, Some(seen)).await;
     let missed: Vec<_> = [

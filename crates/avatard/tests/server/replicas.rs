@@ -64,14 +64,7 @@ async fn scale_out_two_replicas_see_each_others_writes_at_once() {
     }
 
     // Reset on B: A serves initials immediately.
-    let (status, _) = b
-        .post(
-            Some(&user_on_a),
-            "/api/v1/users.resetAvatar",
-            json!({"username": "shared"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(b.reset_avatar(&user_on_a, "shared").await, 200);
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         let response = a.avatar("/avatar/shared").await;
@@ -103,14 +96,7 @@ async fn scale_out_avatar_events_reach_subscribers_of_every_replica() {
     let response = b.avatar("/avatar/broadcast").await;
     assert_eq!(response.headers()["etag"], format!("\"{etag}\"").as_str());
 
-    let (status, _) = a
-        .post(
-            Some(&user),
-            "/api/v1/users.resetAvatar",
-            json!({"username": "broadcast"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(a.reset_avatar(&user, "broadcast").await, 200);
     let event = on_b.next().await;
     assert_eq!(event.data["etag"], Value::Null);
     let response = b.avatar("/avatar/broadcast").await;

@@ -121,14 +121,7 @@ async fn each_change_is_delivered_signed_and_in_order() {
         .next(Duration::from_secs(10))
         .await
         .expect("a delivery");
-    let (status, _) = server
-        .post(
-            Some(&erin),
-            "/api/v1/users.resetAvatar",
-            json!({"username": "erin"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(server.reset_avatar(&erin, "erin").await, 200);
     let reset = receiver
         .next(Duration::from_secs(10))
         .await

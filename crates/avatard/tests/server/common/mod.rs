@@ -278,6 +278,17 @@ impl Server {
         self.login(username, PASSWORD).await
     }
 
+    /// `users.resetAvatar` of `username`, as `session`; the status.
+    pub async fn reset_avatar(&self, session: &Session, username: &str) -> StatusCode {
+        self.post(
+            Some(session),
+            "/api/v1/users.resetAvatar",
+            json!({"username": username}),
+        )
+        .await
+        .0
+    }
+
     pub async fn set_setting(&self, id: &str, value: Value) {
         let (status, body) = self
             .post(
