@@ -27,7 +27,9 @@ use tower_http::trace::TraceLayer;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub domain: Domain,
+    /// Behind one `Arc`: axum clones the state for every request, and `Domain` is a few dozen
+    /// reference counts wide.
+    pub domain: Arc<Domain>,
     /// The server's external base URL without a trailing slash, for absolute links.
     pub public_url: Arc<str>,
 }
@@ -35,7 +37,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(domain: Domain, public_url: &str) -> Self {
         AppState {
-            domain,
+            domain: Arc::new(domain),
             public_url: public_url.trim_end_matches('/').into(),
         }
     }

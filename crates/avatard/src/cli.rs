@@ -1,6 +1,7 @@
 //! Flags and their environment twins.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -116,6 +117,10 @@ pub struct ServeArgs {
     /// How old an unreferenced blob must be before the sweep removes it.
     #[arg(long, env = "AVATARD_ORPHAN_GRACE_SECS", default_value_t = 3600)]
     pub orphan_grace_secs: u64,
+    /// Threads that run the async runtime (request handling); image work runs on a separate
+    /// blocking pool [default: the number of CPUs].
+    #[arg(long, env = "AVATARD_WORKER_THREADS", value_name = "N")]
+    pub worker_threads: Option<NonZeroUsize>,
     #[command(flatten)]
     pub storage: StorageArgs,
 }
