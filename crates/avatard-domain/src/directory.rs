@@ -2,17 +2,23 @@
 //! avatar needs no database round trip.
 //!
 //! Entries are dropped when the [`AvatarEvents`](crate::events::AvatarEvents) log reports a change
-//! for the user, on this replica or (through the change feed) on any other. Unknown names are not
-//! remembered: creating a user writes no event, and so could not invalidate a cached "nobody".
+//! for the user, on this replica or (through the change feed) on any other. Unknown names are
+//! remembered only for a few seconds: creating a user writes no avatar event (nothing about their
+//! avatar changed), and the only thing a new user can change about a name's initials is to show
+//! their display name instead (`UI_Use_Name_Avatar`). Meanwhile floods of unknown names (initials
+//! for everyone) stay off the database.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::error::StoreError;
 use crate::model::{AvatarRecord, UserRecord};
 
 /// How many users are remembered.
 const CAPACITY: u64 = 100_000;
+/// How long "nobody has this name" is remembered.
+const UNKNOWN_FOR: Duration = Duration::from_secs(5);
 
 /// What serving an avatar needs to know about a user; nothing secret.
 #[derive(Clone, Debug)]
@@ -36,7 +42,7 @@ impl From<UserRecord> for Displayed {
 
 #[derive(Clone)]
 pub(crate) struct Directory {
-    entries: moka::future::Cache<String, Arc<Displayed>>,
+    entries: moka::future::Cache<String, Option<Arc<Displayed>>>,
     /// Bumped by every invalidation. A lookup that raced one (read the database before a change
     /// committed, finished after it was announced) must not cache what it read.
     generation: Arc<AtomicU64>,
@@ -45,7 +51,10 @@ pub(crate) struct Directory {
 impl Directory {
     pub fn new() -> Directory {
         Directory {
-            entries: moka::future::Cache::new(CAPACITY),
+            entries: moka::future::Cache::builder()
+                .max_capacity(CAPACITY)
+                .expire_after(UnknownsExpire)
+                .build(),
             generation: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -65,16 +74,16 @@ impl Directory {
     {
         let key = key.cache_key();
         if let Some(hit) = self.entries.get(&key).await {
-            let version = hit.avatar.as_ref().map(|avatar| avatar.etag.as_str());
+            let version = hit
+                .as_ref()
+                .and_then(|user| user.avatar.as_ref())
+                .map(|avatar| avatar.etag.as_str());
             if expected.is_none() || expected == version {
-                return Ok(Some(hit));
+                return Ok(hit);
             }
         }
         let before = self.generation.load(Ordering::SeqCst);
-        let Some(found) = load().await? else {
-            return Ok(None);
-        };
-        let displayed = Arc::new(Displayed::from(found));
+        let displayed = load().await?.map(|found| Arc::new(Displayed::from(found)));
         if self.generation.load(Ordering::SeqCst) == before {
             self.entries.insert(key.clone(), displayed.clone()).await;
             // An invalidation between the check and the insert would otherwise be lost.
@@ -82,7 +91,7 @@ impl Directory {
                 self.entries.invalidate(&key).await;
             }
         }
-        Ok(Some(displayed))
+        Ok(displayed)
     }
 
     /// Forget a user whose avatar (or existence) changed.
@@ -108,5 +117,19 @@ impl Key<'_> {
             Key::Username(name) => format!("u:{}", name.to_lowercase()),
             Key::Id(id) => format!("i:{id}"),
         }
+    }
+}
+
+/// Known users stay until evicted or forgotten; "nobody" expires after [`UNKNOWN_FOR`].
+struct UnknownsExpire;
+
+impl moka::Expiry<String, Option<Arc<Displayed>>> for UnknownsExpire {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Option<Arc<Displayed>>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        value.is_none().then_some(UNKNOWN_FOR)
     }
 }

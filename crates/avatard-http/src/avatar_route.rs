@@ -10,7 +10,7 @@ use avatard_domain::avatars::{
 };
 use avatard_domain::{Error, settings};
 use avatard_imaging::initials;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use range_requests::headers::range::HttpRange;
@@ -30,13 +30,15 @@ pub async fn avatar(
     OriginalUri(uri): OriginalUri,
     Path(rest): Path<String>,
     Query(params): Query<Params>,
-    headers: HeaderMap,
+    // The request itself rather than a `HeaderMap` extractor, which would copy every header.
+    request: Request,
 ) -> Response {
+    let headers = request.headers();
     if state
         .domain
         .settings
         .bool(settings::AVATAR_BLOCK_UNAUTHENTICATED_ACCESS)
-        && !authenticated(&state, &params, &headers).await
+        && !authenticated(&state, &params, headers).await
     {
         return blocked(uri.path_and_query().map_or("", |pq| pq.as_str()));
     }
@@ -49,7 +51,7 @@ pub async fn avatar(
             .filter(|v| !v.is_empty()),
     };
     match view_of(&state, &rest, variant).await {
-        Ok(Some(view)) => respond(&state, &rest, view, &params, &headers),
+        Ok(Some(view)) => respond(&state, &rest, view, &params, headers),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(Error::Unavailable(detail)) => {
             tracing::warn!(%detail, "avatar request while storage is unavailable");

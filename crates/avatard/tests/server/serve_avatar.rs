@@ -225,3 +225,28 @@ async fn unauthenticated_access_can_be_blocked() {
         .await;
     assert_eq!(wrong.headers()["content-type"], "image/svg+xml");
 }
+
+#[tokio::test]
+async fn a_name_seen_as_unknown_shows_its_new_user_soon_and_their_avatar_at_once() {
+    let server = Server::start().await;
+    server.set_setting("UI_Use_Name_Avatar", json!(true)).await;
+    assert!(text(&server, "/avatar/newbie").await.contains("\nN\n"));
+    assert!(text(&server, "/avatar/latecomer").await.contains("\nL\n"));
+    // "Nobody is called newbie" is remembered for a few seconds, then their display name shows.
+    server.create_user("newbie").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    while !text(&server, "/avatar/newbie").await.contains("\nNN\n") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new user's name never showed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    // An avatar change is an event: it shows at once, whatever was remembered about the name.
+    let latecomer = server.create_user("latecomer").await;
+    assert_eq!(
+        server.upload(&latecomer, png(40, 40), "image/png").await.0,
+        200
+    );
+    assert_eq!(server.avatar_bytes("latecomer").await.0, "image/png");
+}
