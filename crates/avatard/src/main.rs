@@ -8,6 +8,11 @@ use clap::Parser as _;
 
 use cli::{Cli, Command, UserCommand};
 
+/// mimalloc rather than glibc's allocator: serving allocates and frees small buffers on every
+/// request, and glibc spent a tenth of the serving CPU on it (see docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     logging::init();
