@@ -210,6 +210,14 @@ impl Settings {
         self.read().get(id).and_then(Value::as_i64).unwrap_or(0)
     }
 
+    /// Whether a text setting is non-empty, without copying it (asked on every avatar request).
+    pub fn is_set(&self, id: &str) -> bool {
+        self.read()
+            .get(id)
+            .and_then(Value::as_str)
+            .is_some_and(|text| !text.is_empty())
+    }
+
     pub fn string(&self, id: &str) -> String {
         self.read()
             .get(id)

@@ -45,10 +45,19 @@ impl AppState {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // Request spans (and the header redaction that keeps tokens out of them) for the API and the
+    // probes. Avatar requests are the hot path, thousands per write: they skip both.
+    let traced = Router::new()
         .merge(api::routes())
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::HeaderName::from_static("x-auth-token"),
+        ]));
+    let avatars = Router::new()
         .route("/avatar/", get(avatar_route::empty))
         // Only SVG compresses (tower-http leaves other images alone); never for the API's streams.
         .route(
@@ -56,15 +65,11 @@ pub fn router(state: AppState) -> Router {
             get(avatar_route::avatar)
                 .layer(CompressionLayer::new())
                 .layer(axum::middleware::map_response(avatar_route::mark_coding)),
-        )
+        );
+    traced
+        .merge(avatars)
         .with_state(state)
         .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http())
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-            header::HeaderName::from_static("x-auth-token"),
-        ]))
 }
 
 /// Serve until `shutdown` resolves, then finish the requests in flight.

@@ -61,7 +61,9 @@ fn passed_on(name: &HeaderName) -> bool {
 impl Avatars {
     /// The provider's URL template, when one is configured.
     pub(super) fn provider(&self) -> Option<String> {
-        Some(self.settings.string(settings::AVATAR_EXTERNAL_PROVIDER_URL)).filter(|t| !t.is_empty())
+        self.settings
+            .is_set(settings::AVATAR_EXTERNAL_PROVIDER_URL)
+            .then(|| self.settings.string(settings::AVATAR_EXTERNAL_PROVIDER_URL))
     }
 
     /// The provider's avatar for `username`; [`AvatarView::ProviderFailed`] when it cannot be had.
