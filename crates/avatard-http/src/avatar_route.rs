@@ -3,6 +3,7 @@
 //! strong `ETag`s, `If-None-Match`, versioned `?etag=` URLs that are immutable while current and
 //! redirect once stale, and byte ranges. Compression (SVG only) is the router's middleware.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use avatard_domain::avatars::{
@@ -10,14 +11,52 @@ use avatard_domain::avatars::{
 };
 use avatard_domain::{Error, settings};
 use avatard_imaging::initials;
-use axum::extract::{OriginalUri, Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use range_requests::headers::range::HttpRange;
 
 use crate::AppState;
 
-type Params = HashMap<String, String>;
+/// The query parameters `/avatar/...` reads, borrowed from the request where no decoding is needed.
+/// As with Rocket.Chat's parser, the last of repeated parameters wins.
+#[derive(Default)]
+struct Params<'a> {
+    raw: &'a str,
+    size: Option<Cow<'a, str>>,
+    format: Option<Cow<'a, str>>,
+    etag: Option<Cow<'a, str>>,
+    cache_time: Option<Cow<'a, str>>,
+    rc_uid: Option<Cow<'a, str>>,
+    rc_token: Option<Cow<'a, str>>,
+}
+
+impl<'a> Params<'a> {
+    fn parse(raw: &'a str) -> Params<'a> {
+        let mut params = Params {
+            raw,
+            ..Params::default()
+        };
+        for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+            let slot = match name.as_ref() {
+                "size" => &mut params.size,
+                "format" => &mut params.format,
+                "etag" => &mut params.etag,
+                "cacheTime" => &mut params.cache_time,
+                "rc_uid" => &mut params.rc_uid,
+                "rc_token" => &mut params.rc_token,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        params
+    }
+
+    /// `?etag=`, when given and not empty.
+    fn version(&self) -> Option<&str> {
+        self.etag.as_deref().filter(|v| !v.is_empty())
+    }
+}
 
 /// A year: how long a URL naming the current version may be cached.
 const IMMUTABLE_FOR: &str = "max-age=31536000, immutable";
@@ -25,15 +64,17 @@ const IMMUTABLE_FOR: &str = "max-age=31536000, immutable";
 const CODINGS: [&str; 2] = ["gzip", "br"];
 
 /// Every `/avatar/...` request, dispatched the way Rocket.Chat mounts its handlers (R6.1).
-pub async fn avatar(
-    State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    Path(rest): Path<String>,
-    Query(params): Query<Params>,
-    // The request itself rather than a `HeaderMap` extractor, which would copy every header.
-    request: Request,
-) -> Response {
-    let headers = request.headers();
+pub async fn avatar(State(state): State<AppState>, request: Request) -> Response {
+    // Read from the request itself: the extractors would copy the headers and the query.
+    let (uri, headers) = (request.uri(), request.headers());
+    let Some(rest) = uri.path().strip_prefix("/avatar/").and_then(|rest| {
+        percent_encoding::percent_decode_str(rest)
+            .decode_utf8()
+            .ok()
+    }) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let params = Params::parse(uri.query().unwrap_or_default());
     if state
         .domain
         .settings
@@ -43,12 +84,9 @@ pub async fn avatar(
         return blocked(uri.path_and_query().map_or("", |pq| pq.as_str()));
     }
     let variant = Variant {
-        size: params.get("size").map(String::as_str),
-        format: params.get("format").map(String::as_str),
-        version: params
-            .get("etag")
-            .map(String::as_str)
-            .filter(|v| !v.is_empty()),
+        size: params.size.as_deref(),
+        format: params.format.as_deref(),
+        version: params.version(),
     };
     match view_of(&state, &rest, variant).await {
         Ok(Some(view)) => respond(&state, &rest, view, &params, headers),
@@ -89,7 +127,7 @@ fn respond(
     state: &AppState,
     rest: &str,
     view: AvatarView,
-    params: &Params,
+    params: &Params<'_>,
     headers: &HeaderMap,
 ) -> Response {
     let (image, revalidate, version) = match &view {
@@ -99,9 +137,9 @@ fn respond(
         AvatarView::Stored { image, version } => (image, true, Some(version.as_str())),
         AvatarView::Initials { image, revalidate } => (image, *revalidate, None),
     };
-    let requested_version = params.get("etag").filter(|v| !v.is_empty());
+    let requested_version = params.version();
     if let Some(requested) = requested_version
-        && version != Some(requested.as_str())
+        && version != Some(requested)
     {
         return redirect_to_current(state, rest, params, version);
     }
@@ -128,7 +166,7 @@ fn respond(
 
 /// The external provider's answer (R6.7): the common headers, overridden by the provider's, then
 /// our own protections, which the provider cannot relax.
-fn proxied_response(state: &AppState, params: &Params, proxied: &Proxied) -> Response {
+fn proxied_response(state: &AppState, params: &Params<'_>, proxied: &Proxied) -> Response {
     let mut response = proxied.body.clone().into_response();
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, cache_time(state, params));
@@ -264,10 +302,10 @@ fn body_response(image: &Representation, headers: &HeaderMap) -> Response {
 fn redirect_to_current(
     state: &AppState,
     rest: &str,
-    params: &Params,
+    params: &Params<'_>,
     current: Option<&str>,
 ) -> Response {
-    let mut query = url_query(params.iter().filter(|(name, _)| name.as_str() != "etag"));
+    let mut query = url_query(params.raw);
     if let Some(current) = current {
         query.append_pair("etag", current);
     }
@@ -289,15 +327,16 @@ fn redirect_to_current(
         .into_response()
 }
 
-fn url_query<'a>(
-    pairs: impl Iterator<Item = (&'a String, &'a String)>,
-) -> form_urlencoded::Serializer<'static, String> {
-    let mut sorted: Vec<_> = pairs.collect();
-    // A stable order gives caches one URL per version, whatever order the client used.
+/// The query without `etag`, its parameters sorted: a stable order gives caches one URL per
+/// version, whatever order the client used.
+fn url_query(raw: &str) -> form_urlencoded::Serializer<'static, String> {
+    let mut sorted: Vec<_> = form_urlencoded::parse(raw.as_bytes())
+        .filter(|(name, _)| name != "etag")
+        .collect();
     sorted.sort();
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, value) in sorted {
-        query.append_pair(name, value);
+        query.append_pair(&name, &value);
     }
     query
 }
@@ -315,10 +354,11 @@ fn encode_path(rest: &str) -> String {
 }
 
 /// R6.2: `?cacheTime=` verbatim when given, else `Accounts_AvatarCacheTime`.
-fn cache_time(state: &AppState, params: &Params) -> HeaderValue {
+fn cache_time(state: &AppState, params: &Params<'_>) -> HeaderValue {
     let audience = audience(state);
     params
-        .get("cacheTime")
+        .cache_time
+        .as_deref()
         .filter(|raw| !raw.is_empty())
         .and_then(|raw| HeaderValue::from_str(&format!("{audience}, max-age={raw}")).ok())
         .unwrap_or_else(|| {
@@ -351,14 +391,11 @@ fn header_value(value: &str) -> HeaderValue {
 /// R6.3, and more: `rc_uid` + `rc_token` from the query, else from cookies, else the API's
 /// `X-User-Id` + `X-Auth-Token` headers (which Rocket.Chat ignores here, though its own mobile
 /// clients send them).
-async fn authenticated(state: &AppState, params: &Params, headers: &HeaderMap) -> bool {
+async fn authenticated(state: &AppState, params: &Params<'_>, headers: &HeaderMap) -> bool {
     let cookies = cookies(headers);
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (uid, token) = if let Some(uid) = params.get("rc_uid") {
-        (
-            Some(uid.as_str()),
-            params.get("rc_token").map(String::as_str),
-        )
+    let (uid, token) = if let Some(uid) = params.rc_uid.as_deref() {
+        (Some(uid), params.rc_token.as_deref())
     } else if let Some(uid) = cookies.get("rc_uid") {
         (
             Some(uid.as_str()),
