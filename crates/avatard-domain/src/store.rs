@@ -99,6 +99,19 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 }
 
+/// Take or renew the lease `name` for `holder` for `lease_for` from now; false while another holder's
+/// lease is still valid.
+pub(crate) async fn take_lease(
+    store: &dyn MetadataStore,
+    name: &str,
+    holder: &str,
+    lease_for: std::time::Duration,
+) -> crate::Result<bool> {
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(lease_for).map_err(crate::Error::internal)?;
+    Ok(store.try_lease(name, holder, now, until).await?)
+}
+
 /// A blob and when it was written, for the orphan sweep.
 #[derive(Clone, Debug)]
 pub struct BlobInfo {

@@ -21,10 +21,10 @@ use chrono::Utc;
 use hmac::{KeyInit as _, Mac as _};
 use serde_json::json;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::AvatarEvent;
 use crate::settings::{self, Settings};
-use crate::store::MetadataStore;
+use crate::store::{MetadataStore, take_lease};
 
 /// The lease that makes one replica at a time deliver.
 const LEASE: &str = "avatar-webhook";
@@ -106,9 +106,7 @@ impl Webhook {
     }
 
     async fn renew_lease(&self, holder: &str) -> Result<bool> {
-        let now = Utc::now();
-        let until = now + chrono::Duration::from_std(LEASE_FOR).map_err(Error::internal)?;
-        Ok(self.store.try_lease(LEASE, holder, now, until).await?)
+        take_lease(self.store.as_ref(), LEASE, holder, LEASE_FOR).await
     }
 
     /// Try `event` up to [`ATTEMPTS`] times; whether the hook accepted it (any 2xx). A 4xx other than

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use avatard_domain::avatars::{
-    AvatarView, INITIALS_LAST_MODIFIED, Proxied, Representation, Variant,
+    self, AvatarView, INITIALS_LAST_MODIFIED, Proxied, Representation, Variant,
 };
 use avatard_domain::{Error, settings};
 use avatard_imaging::initials;
@@ -344,11 +344,7 @@ fn url_query(raw: &str) -> form_urlencoded::Serializer<'static, String> {
 /// Percent-encode a path remainder segment by segment, keeping its slashes (`uid/<id>`).
 fn encode_path(rest: &str) -> String {
     rest.split('/')
-        .map(|segment| {
-            form_urlencoded::byte_serialize(segment.as_bytes())
-                .collect::<String>()
-                .replace('+', "%20")
-        })
+        .map(avatars::encode_uri_component)
         .collect::<Vec<_>>()
         .join("/")
 }

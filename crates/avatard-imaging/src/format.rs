@@ -26,6 +26,19 @@ impl Format {
             Format::Svg => "image/svg+xml",
         }
     }
+
+    /// The format [`Format::mime`] names; `None` for any other type.
+    pub fn from_mime(mime: &str) -> Option<Format> {
+        [
+            Format::Png,
+            Format::Jpeg,
+            Format::Gif,
+            Format::WebP,
+            Format::Svg,
+        ]
+        .into_iter()
+        .find(|format| format.mime() == mime)
+    }
 }
 
 /// What the magic bytes say.

@@ -33,7 +33,7 @@ use crate::ids;
 use crate::model::{AvatarOrigin, AvatarRecord, User, UserRecord};
 use crate::settings::{self, Settings};
 use crate::size::human_size;
-use crate::store::{BlobStore, MetadataStore};
+use crate::store::{BlobStore, MetadataStore, take_lease};
 
 /// The lease that makes one replica at a time run the orphan sweep.
 const SWEEP_LEASE: &str = "orphan-sweep";
@@ -338,15 +338,10 @@ impl Avatars {
         grace: Duration,
         lease_for: Duration,
     ) -> Result<Option<usize>> {
-        let now = Utc::now();
-        let lease_until = now + chrono::Duration::from_std(lease_for).map_err(Error::internal)?;
-        if !self
-            .store
-            .try_lease(SWEEP_LEASE, holder, now, lease_until)
-            .await?
-        {
+        if !take_lease(self.store.as_ref(), SWEEP_LEASE, holder, lease_for).await? {
             return Ok(None);
         }
+        let now = Utc::now();
         let cutoff = now - chrono::Duration::from_std(grace).map_err(Error::internal)?;
         let referenced: HashSet<String> = self
             .store
@@ -467,10 +462,20 @@ fn invalid_url(shown: &str, url: &str) -> Error {
 
 /// JavaScript's `encodeURI`: percent-encode everything but the URI's reserved and unreserved marks.
 pub fn encode_uri(s: &str) -> String {
-    const KEEP: &[u8] = b";,/?:@&=+$-_.!~*'()#";
+    percent_encode_except(s, b";,/?:@&=+$-_.!~*'()#")
+}
+
+/// JavaScript's `encodeURIComponent`: percent-encode everything but the unreserved marks, so the
+/// result is one path segment or query value.
+pub fn encode_uri_component(s: &str) -> String {
+    percent_encode_except(s, b"-_.!~*'()")
+}
+
+/// Percent-encode every byte of `s` (UTF-8) but ASCII letters, digits and `keep`.
+fn percent_encode_except(s: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
     for byte in s.bytes() {
-        if byte.is_ascii_alphanumeric() || KEEP.contains(&byte) {
+        if byte.is_ascii_alphanumeric() || keep.contains(&byte) {
             out.push(char::from(byte));
         } else {
             out.push_str(&format!("%{byte:02X}"));
@@ -481,7 +486,7 @@ pub fn encode_uri(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::encode_uri;
+    use super::{encode_uri, encode_uri_component};
 
     #[test]
     fn encode_uri_matches_javascript() {
@@ -491,5 +496,14 @@ mod tests {
         );
         assert_eq!(encode_uri("http://x/ä%"), "http://x/%C3%A4%25");
         assert_eq!(encode_uri("http://x/[1]"), "http://x/%5B1%5D");
+    }
+
+    #[test]
+    fn encode_uri_component_matches_javascript() {
+        // encodeURIComponent("a b/c?d=é!~*'()") in a browser.
+        assert_eq!(
+            encode_uri_component("a b/c?d=é!~*'()"),
+            "a%20b%2Fc%3Fd%3D%C3%A9!~*'()"
+        );
     }
 }

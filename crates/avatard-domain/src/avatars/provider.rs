@@ -68,10 +68,7 @@ impl Avatars {
 
     /// The provider's avatar for `username`; [`AvatarView::ProviderFailed`] when it cannot be had.
     pub(super) async fn ask_provider(&self, template: &str, username: &str) -> AvatarView {
-        let encoded: String = form_urlencoded::byte_serialize(username.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20");
-        let url = template.replace("{username}", &encoded);
+        let url = template.replace("{username}", &super::encode_uri_component(username));
         let fetched = self
             .provider_answers
             .try_get_with(url.clone(), async {

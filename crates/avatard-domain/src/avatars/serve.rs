@@ -205,7 +205,9 @@ impl Avatars {
             return Ok(None);
         };
         let image = Arc::new(Representation {
-            content_type: stored_content_type(&avatar.content_type),
+            // A static string, so no response allocates its content type.
+            content_type: avatard_imaging::Format::from_mime(&avatar.content_type)
+                .map_or("application/octet-stream", avatard_imaging::Format::mime),
             etag: format!("\"{}\"", avatar.etag),
             last_modified: httpdate::fmt_http_date(avatar.uploaded_at.into()),
             shorter_side: avatard_imaging::dimensions(&body).map(|(w, h)| w.min(h)),
@@ -312,16 +314,4 @@ fn rendition_size(size: Option<&str>, master: &Representation) -> Option<u32> {
     size?;
     let size = initials::view_size(size);
     (size < master.shorter_side?).then_some(size)
-}
-
-/// The content types avatard stores, as static strings (no allocation per response).
-fn stored_content_type(stored: &str) -> &'static str {
-    match stored {
-        "image/png" => "image/png",
-        "image/jpeg" => "image/jpeg",
-        "image/gif" => "image/gif",
-        "image/webp" => "image/webp",
-        "image/svg+xml" => "image/svg+xml",
-        _ => "application/octet-stream",
-    }
 }
