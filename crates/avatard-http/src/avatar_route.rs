@@ -1,20 +1,24 @@
 //! `GET`/`HEAD /avatar/<username>` and `/avatar/uid/<userId>` (R6): the stored avatar, a rendition
 //! of it, or the initials image, with Rocket.Chat's caching headers plus what Rocket.Chat lacks:
 //! strong `ETag`s, `If-None-Match`, versioned `?etag=` URLs that are immutable while current and
-//! redirect once stale, and byte ranges. Compression (SVG only) is the router's middleware.
+//! redirect once stale, byte ranges, and compressed SVG.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use avatard_domain::avatars::{
     self, AvatarView, INITIALS_LAST_MODIFIED, Proxied, Representation, Variant,
 };
 use avatard_domain::{Error, settings};
 use avatard_imaging::initials;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use range_requests::headers::range::HttpRange;
+use tower::{Layer as _, ServiceExt as _};
+use tower_http::compression::CompressionLayer;
 
 use crate::AppState;
 
@@ -63,8 +67,36 @@ const IMMUTABLE_FOR: &str = "max-age=31536000, immutable";
 /// The content codings the compression middleware may apply, as they are marked in entity tags.
 const CODINGS: [&str; 2] = ["gzip", "br"];
 
-/// Every `/avatar/...` request, dispatched the way Rocket.Chat mounts its handlers (R6.1).
-pub async fn avatar(State(state): State<AppState>, request: Request) -> Response {
+/// `/avatar/...`: the hot path, thousands of reads for every write. It is answered before the
+/// router ([`crate::app`]) so that it pays for neither route matching, extractors and boxed
+/// layers nor the API's request spans.
+pub async fn serve(state: AppState, request: Request) -> Response {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, HeaderValue::from_static("GET,HEAD"))],
+        )
+            .into_response();
+    }
+    // Only SVG compresses (tower-http leaves other images alone). Without `Accept-Encoding` the
+    // middleware would only wrap the body to send it as it is.
+    if !request.headers().contains_key(header::ACCEPT_ENCODING) {
+        return avatar(state, request).await;
+    }
+    let handler = tower::service_fn(move |request| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(avatar(state, request).await) }
+    });
+    let response = CompressionLayer::new()
+        .layer(handler)
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {});
+    mark_coding(response.map(Body::new))
+}
+
+/// Every `/avatar/...` read, dispatched the way Rocket.Chat mounts its handlers (R6.1).
+async fn avatar(state: AppState, request: Request) -> Response {
     // Read from the request itself: the extractors would copy the headers and the query.
     let (uri, headers) = (request.uri(), request.headers());
     let Some(rest) = uri.path().strip_prefix("/avatar/").and_then(|rest| {
@@ -75,21 +107,23 @@ pub async fn avatar(State(state): State<AppState>, request: Request) -> Response
         return StatusCode::BAD_REQUEST.into_response();
     };
     let params = Params::parse(uri.query().unwrap_or_default());
-    if state
+    let blocking = state
         .domain
         .settings
-        .bool(settings::AVATAR_BLOCK_UNAUTHENTICATED_ACCESS)
-        && !authenticated(&state, &params, headers).await
-    {
+        .bool(settings::AVATAR_BLOCK_UNAUTHENTICATED_ACCESS);
+    if blocking && !authenticated(&state, &params, headers).await {
         return blocked(uri.path_and_query().map_or("", |pq| pq.as_str()));
     }
+    // `public`, as Rocket.Chat sends; but while avatars are only for logged-in users, a shared
+    // cache must not keep one and hand it to anybody.
+    let audience = if blocking { "private" } else { "public" };
     let variant = Variant {
         size: params.size.as_deref(),
         format: params.format.as_deref(),
         version: params.version(),
     };
     match view_of(&state, &rest, variant).await {
-        Ok(Some(view)) => respond(&state, &rest, view, &params, headers),
+        Ok(Some(view)) => respond(&state, &rest, view, &params, audience, headers),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(Error::Unavailable(detail)) => {
             tracing::warn!(%detail, "avatar request while storage is unavailable");
@@ -100,11 +134,6 @@ pub async fn avatar(State(state): State<AppState>, request: Request) -> Response
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
-}
-
-/// `/avatar/` with nothing after it.
-pub async fn empty() -> StatusCode {
-    StatusCode::NOT_FOUND
 }
 
 /// What the path names: `uid/<id>` (R6.5) or a username (R6.4). `None` is a 404: an empty name, or a
@@ -128,12 +157,13 @@ fn respond(
     rest: &str,
     view: AvatarView,
     params: &Params<'_>,
+    audience: &str,
     headers: &HeaderMap,
 ) -> Response {
     let (image, revalidate, version) = match &view {
         AvatarView::NotFound => return unknown_user_id(headers),
         AvatarView::ProviderFailed => return StatusCode::BAD_GATEWAY.into_response(),
-        AvatarView::Proxied(proxied) => return proxied_response(state, params, proxied),
+        AvatarView::Proxied(proxied) => return proxied_response(state, params, audience, proxied),
         AvatarView::Stored { image, version } => (image, true, Some(version.as_str())),
         AvatarView::Initials { image, revalidate } => (image, *revalidate, None),
     };
@@ -144,9 +174,9 @@ fn respond(
         return redirect_to_current(state, rest, params, version);
     }
     let cache_control = if requested_version.is_some() {
-        header_value(&format!("{}, {IMMUTABLE_FOR}", audience(state)))
+        header_value(&format!("{audience}, {IMMUTABLE_FOR}"))
     } else {
-        cache_time(state, params)
+        cache_time(state, params, audience)
     };
     let mut response = if not_modified(image, revalidate, headers) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -166,10 +196,15 @@ fn respond(
 
 /// The external provider's answer (R6.7): the common headers, overridden by the provider's, then
 /// our own protections, which the provider cannot relax.
-fn proxied_response(state: &AppState, params: &Params<'_>, proxied: &Proxied) -> Response {
+fn proxied_response(
+    state: &AppState,
+    params: &Params<'_>,
+    audience: &str,
+    proxied: &Proxied,
+) -> Response {
     let mut response = proxied.body.clone().into_response();
     let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, cache_time(state, params));
+    h.insert(header::CACHE_CONTROL, cache_time(state, params, audience));
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("inline"),
@@ -231,9 +266,9 @@ fn without_coding(tag: &str) -> String {
         .map_or_else(|| tag.to_owned(), |base| format!("{base}\""))
 }
 
-/// Middleware outside the compression layer: a compressed body is another representation, so it
-/// gets its own strong tag (`"<tag>-gzip"`); [`not_modified`] maps it back.
-pub async fn mark_coding(mut response: Response) -> Response {
+/// After the compression middleware: a compressed body is another representation, so it gets its
+/// own strong tag (`"<tag>-gzip"`); [`not_modified`] maps it back.
+fn mark_coding(mut response: Response) -> Response {
     let coding = response
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -350,8 +385,7 @@ fn encode_path(rest: &str) -> String {
 }
 
 /// R6.2: `?cacheTime=` verbatim when given, else `Accounts_AvatarCacheTime`.
-fn cache_time(state: &AppState, params: &Params<'_>) -> HeaderValue {
-    let audience = audience(state);
+fn cache_time(state: &AppState, params: &Params<'_>, audience: &str) -> HeaderValue {
     params
         .cache_time
         .as_deref()
@@ -363,20 +397,6 @@ fn cache_time(state: &AppState, params: &Params<'_>) -> HeaderValue {
                 state.domain.settings.int(settings::AVATAR_CACHE_TIME)
             ))
         })
-}
-
-/// `public`, as Rocket.Chat sends; but while avatars are only for logged-in users, a shared cache
-/// must not keep one and hand it to anybody (`private`).
-fn audience(state: &AppState) -> &'static str {
-    if state
-        .domain
-        .settings
-        .bool(settings::AVATAR_BLOCK_UNAUTHENTICATED_ACCESS)
-    {
-        "private"
-    } else {
-        "public"
-    }
 }
 
 fn header_value(value: &str) -> HeaderValue {

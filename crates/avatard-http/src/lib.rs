@@ -11,16 +11,23 @@ mod params;
 mod present;
 mod upload;
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use avatard_domain::Domain;
 use axum::Router;
-use axum::http::header;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
+use tower::make::Shared;
+use tower::{Service, ServiceExt as _};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
@@ -43,8 +50,8 @@ impl AppState {
     }
 }
 
-/// The whole application.
-pub fn router(state: AppState) -> Router {
+/// Everything but the avatars: the API and the probes.
+fn router(state: AppState) -> Router {
     // Request spans (and the header redaction that keeps tokens out of them) for the API and the
     // probes. Avatar requests are the hot path, thousands per write: they skip both.
     let traced = Router::new()
@@ -57,19 +64,54 @@ pub fn router(state: AppState) -> Router {
             header::COOKIE,
             header::HeaderName::from_static("x-auth-token"),
         ]));
-    let avatars = Router::new()
-        .route("/avatar/", get(avatar_route::empty))
-        // Only SVG compresses (tower-http leaves other images alone); never for the API's streams.
-        .route(
-            "/avatar/{*rest}",
-            get(avatar_route::avatar)
-                .layer(CompressionLayer::new())
-                .layer(axum::middleware::map_response(avatar_route::mark_coding)),
-        );
-    traced
-        .merge(avatars)
-        .with_state(state)
-        .layer(CatchPanicLayer::new())
+    traced.with_state(state)
+}
+
+/// The whole application: `/avatar/...` straight to its handler, everything else to the router.
+pub fn app(state: AppState) -> App {
+    App {
+        router: router(state.clone()),
+        state,
+    }
+}
+
+/// See [`app`].
+#[derive(Clone)]
+pub struct App {
+    router: Router,
+    state: AppState,
+}
+
+impl Service<Request> for App {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let (router, state) = (self.router.clone(), self.state.clone());
+        let handling = async move {
+            if request.uri().path().starts_with("/avatar/") {
+                avatar_route::serve(state, request).await
+            } else {
+                let Ok(response) = router.oneshot(request).await;
+                response
+            }
+        };
+        // A panic is a 500 for that request, not a dropped connection.
+        AssertUnwindSafe(handling)
+            .catch_unwind()
+            .map(|outcome| {
+                Ok(outcome.unwrap_or_else(|_| {
+                    tracing::error!("request handler panicked");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }))
+            })
+            .boxed()
+    }
 }
 
 /// Serve until `shutdown` resolves, then finish the requests in flight.
@@ -78,7 +120,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    axum::serve(listener, Shared::new(app(state)))
         .with_graceful_shutdown(shutdown)
         .await
 }
