@@ -15,7 +15,8 @@
 # machine was not quiet).
 #
 # Usage: bash bench/serve.sh
-# Environment: DURATION (20s), CONNECTIONS (64), WARMUP (2s, 0 to skip), SERVER_CPU (0),
+# The DURATION of each target is split into ROUNDS slices, run round-robin across the targets.
+# Environment: DURATION (20s), ROUNDS (5), CONNECTIONS (64), WARMUP (2s, 0 to skip), SERVER_CPU (0),
 #              LOADGEN_CPU (1), KEEP_TMP=1 to keep the temp dir (logs, data) for inspection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ ROOT=$PWD
 DURATION=${DURATION:-20s}
 CONNECTIONS=${CONNECTIONS:-64}
 WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-5}
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
 export PATH="$PATH:/usr/sbin:/sbin:$HOME/.cargo/bin"
@@ -276,29 +278,37 @@ for target in "${TARGETS[@]}"; do
     printf '%s|%s|%s\n' "$name" "${ctype%%;*}" "$size" >>"$TMP/bodies"
 done
 
-SECONDS_RUN=$(to_seconds "$DURATION")
-log "load: $LOADGEN, $CONNECTIONS keep-alive connections, $DURATION per target (after a $WARMUP warm-up), on core $LOADGEN_CPU"
-: >"$TMP/results"
-for target in "${TARGETS[@]}"; do
-    IFS='|' read -r name url pid <<<"$target"
-    if [ "$WARMUP" != 0 ]; then
+SECONDS_TOTAL=$(to_seconds "$DURATION")
+# wrk takes whole seconds.
+ROUND_SECONDS=$(awk -v t="$SECONDS_TOTAL" -v r="$ROUNDS" 'BEGIN {s = int(t / r); print s < 1 ? 1 : s}')
+log "load: $LOADGEN, $CONNECTIONS keep-alive connections, $DURATION per target in $ROUNDS interleaved rounds (after a $WARMUP warm-up), on core $LOADGEN_CPU"
+if [ "$WARMUP" != 0 ]; then
+    for target in "${TARGETS[@]}"; do
+        IFS='|' read -r _ url _ <<<"$target"
         run_load "$url" "$WARMUP" "$TMP/warmup.out" >/dev/null
-    fi
-    log "$name: $url"
-    cpu0=$(cpu_ticks "$pid")
-    read -r sb0 st0 < <(core_ticks "$SERVER_CPU")
-    read -r lb0 lt0 < <(core_ticks "$LOADGEN_CPU")
-    out="$TMP/load-${name// /-}.out"
-    read -r rps p99 errors < <(run_load "$url" "$DURATION" "$out")
-    [ -n "$rps" ] || die "the load generator failed on $url (see $out)"
-    cpu1=$(cpu_ticks "$pid")
-    read -r sb1 st1 < <(core_ticks "$SERVER_CPU")
-    read -r lb1 lt1 < <(core_ticks "$LOADGEN_CPU")
-    server_cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$HZ" -v s="$SECONDS_RUN" 'BEGIN {printf "%.0f", 100 * t / hz / s}')
-    server_core=$(awk -v b=$((sb1 - sb0)) -v t=$((st1 - st0)) 'BEGIN {printf "%.0f", t ? 100 * b / t : 0}')
-    loadgen_cpu=$(tail -1 "$out.time" | awk -v s="$SECONDS_RUN" '{printf "%.0f", 100 * ($1 + $2) / s}')
-    loadgen_core=$(awk -v b=$((lb1 - lb0)) -v t=$((lt1 - lt0)) 'BEGIN {printf "%.0f", t ? 100 * b / t : 0}')
-    printf '%s|%s|%s|%s|%s|%s|%s|%s\n' "$name" "$rps" "$p99" "$errors" "$server_cpu" "$loadgen_cpu" "$server_core" "$loadgen_core" >>"$TMP/results"
+    done
+fi
+# Round-robin: every target gets a slice of each round, so a slow spell of the (virtual) machine
+# hits all of them alike instead of whichever target happened to run then.
+: >"$TMP/rounds"
+for round in $(seq "$ROUNDS"); do
+    for target in "${TARGETS[@]}"; do
+        IFS='|' read -r name url pid <<<"$target"
+        log "round $round/$ROUNDS, $name: $url"
+        cpu0=$(cpu_ticks "$pid")
+        read -r sb0 st0 < <(core_ticks "$SERVER_CPU")
+        read -r lb0 lt0 < <(core_ticks "$LOADGEN_CPU")
+        out="$TMP/load-${name// /-}-$round.out"
+        read -r rps p99 errors < <(run_load "$url" "${ROUND_SECONDS}s" "$out")
+        [ -n "$rps" ] || die "the load generator failed on $url (see $out)"
+        cpu1=$(cpu_ticks "$pid")
+        read -r sb1 st1 < <(core_ticks "$SERVER_CPU")
+        read -r lb1 lt1 < <(core_ticks "$LOADGEN_CPU")
+        loadgen_seconds=$(tail -1 "$out.time" | awk '{print $1 + $2}')
+        # name rps p99 errors server-cpu-ticks loadgen-cpu-seconds server-core-busy/total loadgen-core-busy/total
+        printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$name" "$rps" "$p99" "$errors" $((cpu1 - cpu0)) \
+            "$loadgen_seconds" $((sb1 - sb0)) $((st1 - st0)) $((lb1 - lb0)) $((lt1 - lt0)) >>"$TMP/rounds"
+    done
 done
 
 # ---------------------------------------------------------------- report
@@ -312,18 +322,31 @@ fi
 echo
 echo "machine:  $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
 echo "versions: avatard $GIT_REV; $(nginx -v 2>&1 | sed 's/^nginx version: //'); $LOADGEN_VERSION"
-echo "load:     $LOADGEN -t1 -c$CONNECTIONS -d$DURATION (keep-alive), on core $LOADGEN_CPU; servers on core $SERVER_CPU, one worker each"
+echo "load:     $LOADGEN -t1 -c$CONNECTIONS (keep-alive), $DURATION per target in $ROUNDS interleaved rounds, on core $LOADGEN_CPU; servers on core $SERVER_CPU, one worker each"
 echo
-python3 - "$TMP/results" "$TMP/bodies" <<'EOF'
-import sys
-rows = [line.rstrip("\n").split("|") for line in open(sys.argv[1])]
+python3 - "$TMP/rounds" "$TMP/bodies" "$HZ" "$ROUND_SECONDS" <<'EOF'
+import statistics, sys
+hz, round_seconds = int(sys.argv[3]), float(sys.argv[4])
+rounds = {}
+for line in open(sys.argv[1]):
+    name, *values = line.rstrip("\n").split("|")
+    rounds.setdefault(name, []).append([float(v) for v in values])
+rows = []
+for name, runs in rounds.items():
+    seconds = round_seconds * len(runs)
+    total = lambda i: sum(r[i] for r in runs)
+    pct = lambda busy, all_: f"{100 * busy / all_:.0f}" if all_ else "0"
+    rows.append([name, f"{total(0) / len(runs):.0f}", f"{statistics.median(r[1] for r in runs):.2f}",
+                 f"{total(2):.0f}", f"{100 * total(3) / hz / seconds:.0f}", f"{100 * total(4) / seconds:.0f}",
+                 pct(total(5), total(6)), pct(total(7), total(8)),
+                 f"{min(r[0] for r in runs):,.0f}-{max(r[0] for r in runs):,.0f}"])
 bodies = {n: (t, s) for n, t, s in (line.rstrip("\n").split("|") for line in open(sys.argv[2]))}
 nginx = next(float(r[1]) for r in rows if r[0] == "nginx static")
-head = ("target", "body", "requests/s", "p99 latency", "vs nginx", "errors", "server CPU", "load gen CPU", "cores busy")
+head = ("target", "body", "requests/s", "rounds", "p99 latency", "vs nginx", "errors", "server CPU", "load gen CPU", "cores busy")
 table = []
-for name, rps, p99, errors, server_cpu, loadgen_cpu, server_core, loadgen_core in rows:
+for name, rps, p99, errors, server_cpu, loadgen_cpu, server_core, loadgen_core, spread in rows:
     ctype, size = bodies[name]
-    table.append((name, f"{size} B {ctype}", f"{float(rps):,.0f}", f"{float(p99):.2f} ms",
+    table.append((name, f"{size} B {ctype}", f"{float(rps):,.0f}", spread, f"{float(p99):.2f} ms",
                   f"{float(rps) / nginx:.2f}x" if nginx else "-", errors, f"{server_cpu}%", f"{loadgen_cpu}%",
                   f"{server_core}% / {loadgen_core}%"))
 widths = [max(len(str(r[i])) for r in [head] + table) for i in range(len(head))]
@@ -332,6 +355,7 @@ print(fmt(head))
 print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 for r in table:
     print(fmt(r))
+print("requests/s: the mean over the rounds; rounds: the slowest and fastest round; p99: the median of the rounds'")
 print("server CPU, load gen CPU: the process's CPU time over the run (100% = one core);")
 print("cores busy: the server's core / the load generator's core, all processes and interrupts included")
 print()
@@ -339,7 +363,7 @@ ratio = {r[0]: float(r[1]) / nginx for r in rows}
 for name, goal in (("avatard stored", 1.0), ("avatard initials", 0.9)):
     verdict = "meets" if ratio[name] >= goal else "BELOW"
     print(f"{name}: {ratio[name]:.2f}x nginx, target >= {goal:.1f}x: {verdict}")
-for name, _, _, _, server_cpu, loadgen_cpu, server_core, loadgen_core in rows:
+for name, _, _, _, server_cpu, loadgen_cpu, server_core, loadgen_core, _ in rows:
     others = max(int(server_core) - int(server_cpu), int(loadgen_core) - int(loadgen_cpu))
     if others > 10:
         print(f"warning: other work took {others}% of a core during {name!r}: the machine was not quiet")
