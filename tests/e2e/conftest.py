@@ -19,7 +19,7 @@ ADMIN_PASS = "admin-e2e-pass"
 def server():
     binary = os.environ.get("AVATARD_BIN", "target/debug/avatard")
     with tempfile.TemporaryDirectory() as data:
-        env = dict(os.environ, ADMIN_USERNAME=ADMIN, ADMIN_PASS=ADMIN_PASS, RUST_LOG="warn")
+        env = dict(os.environ, ADMIN_USERNAME=ADMIN, ADMIN_PASS=ADMIN_PASS, RUST_LOG="warn", TEST_MODE="true")
         if os.environ.get("AVATARD_TEST_SCALE_OUT"):
             env.update(scale_out_storage())
         process = subprocess.Popen(

@@ -80,6 +80,20 @@ pub enum Identity {
     Email(String),
 }
 
+impl Credentials {
+    /// The name a password login gives (a username or an address); failed logins are counted
+    /// against it.
+    pub fn login_name(&self) -> Option<&str> {
+        match self {
+            Credentials::Password {
+                identity: Identity::Username(name) | Identity::Email(name),
+                ..
+            } => Some(name),
+            Credentials::Resume(_) => None,
+        }
+    }
+}
+
 /// A successful login: the raw token is shown to the client once and never stored.
 pub struct Session {
     pub user: UserRecord,

@@ -26,6 +26,13 @@ pub enum Error {
     /// The caller is not (or could not be) authenticated; 401 with the `status`/`message` twins.
     #[error("{0}")]
     Unauthenticated(String),
+    /// Too many failed logins for a user or from an address: 401 with the code as `error` and the
+    /// reason as `message`, as Rocket.Chat's login route answers a thrown Meteor error.
+    #[error("{reason}")]
+    LoginBlocked {
+        code: &'static str,
+        reason: &'static str,
+    },
     /// A storage engine does not answer for now; worth retrying later (503).
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),

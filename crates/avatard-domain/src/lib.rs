@@ -18,6 +18,7 @@ pub mod model;
 pub mod settings;
 mod size;
 pub mod store;
+pub mod throttle;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use directory::Directory;
 use events::AvatarEvents;
 use settings::Settings;
 use store::{BlobStore, MetadataStore};
+use throttle::Throttle;
 use webhook::Webhook;
 
 /// What the operator configures (as opposed to settings, which admins change at run time).
@@ -46,6 +48,8 @@ pub struct DomainConfig {
     pub avatar_cache_bytes: u64,
     /// The storage backend's name as Rocket.Chat's `FileUpload_Storage_Type` spells it.
     pub storage_type: &'static str,
+    /// Whether API calls are rate limited; off in Rocket.Chat's test mode (R1.10).
+    pub api_rate_limits: bool,
 }
 
 /// All domain services, wired to one metadata store and one blob store.
@@ -58,6 +62,7 @@ pub struct Domain {
     /// Avatar changes as they are applied on this replica.
     pub events: AvatarEvents,
     pub webhook: Webhook,
+    pub throttle: Throttle,
     metadata: Arc<dyn MetadataStore>,
     blobs: Arc<dyn BlobStore>,
 }
@@ -102,7 +107,13 @@ impl Domain {
             config,
         );
         let webhook = Webhook::new(store.clone(), settings.clone());
+        let throttle = Throttle::new(
+            settings.clone(),
+            authorization.clone(),
+            config.api_rate_limits,
+        );
         Ok(Domain {
+            throttle,
             webhook,
             accounts,
             authorization,

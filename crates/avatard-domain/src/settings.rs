@@ -105,6 +105,22 @@ pub const AVATAR_WEBHOOK_URL: &str = "Avatar_Webhook_Url";
 /// Not Rocket.Chat's: the HMAC-SHA256 key that signs webhook deliveries; empty sends them unsigned.
 pub const AVATAR_WEBHOOK_SECRET: &str = "Avatar_Webhook_Secret";
 
+pub const RATE_LIMITER_ENABLED: &str = "API_Enable_Rate_Limiter";
+pub const RATE_LIMIT_CALLS: &str = "API_Enable_Rate_Limiter_Limit_Calls_Default";
+/// Milliseconds.
+pub const RATE_LIMIT_TIME: &str = "API_Enable_Rate_Limiter_Limit_Time_Default";
+pub const BLOCK_FAILED_LOGINS: &str = "Block_Multiple_Failed_Logins_Enabled";
+pub const BLOCK_FAILED_LOGINS_BY_USER: &str = "Block_Multiple_Failed_Logins_By_User";
+pub const FAILED_LOGINS_UNTIL_USER_BLOCK: &str =
+    "Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User";
+pub const USER_UNBLOCK_MINUTES: &str =
+    "Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes";
+pub const BLOCK_FAILED_LOGINS_BY_IP: &str = "Block_Multiple_Failed_Logins_By_Ip";
+pub const FAILED_LOGINS_UNTIL_IP_BLOCK: &str =
+    "Block_Multiple_Failed_Logins_Attempts_Until_Block_By_Ip";
+pub const IP_UNBLOCK_MINUTES: &str =
+    "Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes";
+
 /// Every setting the server knows, with Rocket.Chat's defaults (spec §7).
 pub static DEFINITIONS: &[SettingDefinition] = &[
     boolean(ALLOW_USER_AVATAR_CHANGE, true),
@@ -134,6 +150,16 @@ pub static DEFINITIONS: &[SettingDefinition] = &[
     string(SSRF_ALLOWLIST, ""),
     string(AVATAR_WEBHOOK_URL, ""),
     string(AVATAR_WEBHOOK_SECRET, ""),
+    boolean(RATE_LIMITER_ENABLED, true),
+    int(RATE_LIMIT_CALLS, 10),
+    int(RATE_LIMIT_TIME, 60_000),
+    boolean(BLOCK_FAILED_LOGINS, true),
+    boolean(BLOCK_FAILED_LOGINS_BY_USER, true),
+    int(FAILED_LOGINS_UNTIL_USER_BLOCK, 10),
+    int(USER_UNBLOCK_MINUTES, 5),
+    boolean(BLOCK_FAILED_LOGINS_BY_IP, true),
+    int(FAILED_LOGINS_UNTIL_IP_BLOCK, 50),
+    int(IP_UNBLOCK_MINUTES, 5),
 ];
 
 pub fn definition(id: &str) -> Option<&'static SettingDefinition> {

@@ -3,6 +3,7 @@
 //! never build an error body themselves.
 
 use avatard_domain::Error;
+use avatard_domain::throttle::TOO_MANY_REQUESTS;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -67,6 +68,12 @@ impl IntoResponse for ApiError {
                 error_type,
                 details,
             } => {
+                // R1.5: the one code with a status of its own.
+                let status = if error_type.as_deref() == Some(TOO_MANY_REQUESTS) {
+                    StatusCode::TOO_MANY_REQUESTS
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
                 let mut body = Map::new();
                 body.insert("success".into(), false.into());
                 body.insert("error".into(), message.into());
@@ -76,7 +83,7 @@ impl IntoResponse for ApiError {
                 if let Some(details) = details {
                     body.insert("details".into(), details);
                 }
-                (StatusCode::BAD_REQUEST, Value::Object(body))
+                (status, Value::Object(body))
             }
             Error::Rejected => (StatusCode::BAD_REQUEST, json!({"success": false})),
             Error::Forbidden(message) => (
@@ -86,6 +93,10 @@ impl IntoResponse for ApiError {
             Error::Unauthenticated(message) => (
                 StatusCode::UNAUTHORIZED,
                 json!({"success": false, "error": message, "status": "error", "message": message}),
+            ),
+            Error::LoginBlocked { code, reason } => (
+                StatusCode::UNAUTHORIZED,
+                json!({"success": false, "status": "error", "error": code, "message": reason}),
             ),
             Error::Unavailable(detail) => {
                 tracing::warn!(%detail, "storage unavailable");

@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod avatar_route;
+mod client;
 mod envelope;
 mod health;
 mod params;
@@ -13,20 +14,20 @@ mod upload;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use avatard_domain::Domain;
-use axum::Router;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
+use axum::{Router, ServiceExt as _};
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
-use tower::make::Shared;
 use tower::{Service, ServiceExt as _};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
@@ -39,13 +40,16 @@ pub struct AppState {
     pub domain: Arc<Domain>,
     /// The server's external base URL without a trailing slash, for absolute links.
     pub public_url: Arc<str>,
+    /// Reverse proxies whose `X-Forwarded-For` entries are trusted (see [`client::address`]).
+    pub trusted_proxies: usize,
 }
 
 impl AppState {
-    pub fn new(domain: Domain, public_url: &str) -> Self {
+    pub fn new(domain: Domain, public_url: &str, trusted_proxies: usize) -> Self {
         AppState {
             domain: Arc::new(domain),
             public_url: public_url.trim_end_matches('/').into(),
+            trusted_proxies,
         }
     }
 }
@@ -55,7 +59,7 @@ fn router(state: AppState) -> Router {
     // Request spans (and the header redaction that keeps tokens out of them) for the API and the
     // probes. Avatar requests are the hot path, thousands per write: they skip both.
     let traced = Router::new()
-        .merge(api::routes())
+        .merge(api::routes(state.clone()))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .layer(TraceLayer::new_for_http())
@@ -120,7 +124,54 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, Shared::new(app(state)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Entry points for the cargo-fuzz targets in `fuzz/` (see `fuzz/README.md`) and for nothing else:
+/// not part of the API, hidden from the docs, free to change along with the fuzzers. Each one only
+/// forwards to a private parser, taking plain bytes so the fuzzers need no axum types.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::collections::HashMap;
+
+    use axum::body::Body;
+    use axum::http::{HeaderMap, HeaderValue, header};
+    use bytes::Bytes;
+    use serde_json::Value;
+
+    pub use crate::params::{Kind, Schema};
+
+    /// `users.setAvatar`'s multipart parser over a body that arrives in `chunks`: the file and the
+    /// text fields, or the error's message.
+    pub async fn read_image_form(
+        content_type: Option<&str>,
+        chunks: Vec<Vec<u8>>,
+        file_limit: u64,
+    ) -> Result<(Bytes, HashMap<String, String>), String> {
+        let chunks = chunks
+            .into_iter()
+            .map(|c| Ok::<_, std::io::Error>(Bytes::from(c)));
+        let body = Body::from_stream(futures_util::stream::iter(chunks));
+        crate::upload::read_image_form(content_type, body, file_limit)
+            .await
+            .map(|form| (form.image, form.fields))
+            .map_err(|err| err.to_string())
+    }
+
+    /// A request body's parameters as handlers see them, for a `Content-Type` header of these bytes
+    /// (none if absent or not a valid header value).
+    pub async fn read_params(content_type: Option<&[u8]>, body: Vec<u8>) -> Result<Value, String> {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = content_type.and_then(|ct| HeaderValue::from_bytes(ct).ok()) {
+            headers.insert(header::CONTENT_TYPE, value);
+        }
+        crate::params::read_params(&headers, Body::from(body))
+            .await
+            .map_err(|err| err.0.to_string())
+    }
 }

@@ -97,6 +97,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "AVATARD_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
+    /// How many reverse proxies in front of avatard append to `X-Forwarded-For`: the client address
+    /// (for rate limits and login blocking) is the one this many hops from the right. 0 uses the
+    /// connection's peer address and ignores the header, which clients can forge.
+    #[arg(long, env = "AVATARD_TRUSTED_PROXIES", default_value_t = 0)]
+    pub trusted_proxies: usize,
     /// External base URL, for absolute links such as the users.getAvatar redirect
     /// [default: http://<listen address>].
     #[arg(long, env = "AVATARD_PUBLIC_URL")]

@@ -56,6 +56,9 @@ async fn open_domain(
         image_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         avatar_cache_bytes,
         storage_type: avatard_storage::storage_type(&storage_url),
+        // Rocket.Chat's TEST_MODE switches the API rate limiter off (R1.10); test suites call the
+        // same route hundreds of times from one address.
+        api_rate_limits: std::env::var("TEST_MODE").as_deref() != Ok("true"),
     };
     let domain = Domain::open(Arc::new(metadata), blobs, feed, &config).await?;
     Ok((domain, engine))
@@ -161,7 +164,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("avatard listening on http://{address}");
     avatard_http::serve(
         listener,
-        AppState::new(domain, &public_url),
+        AppState::new(domain, &public_url, args.trusted_proxies),
         shutdown_signal(),
     )
     .await?;

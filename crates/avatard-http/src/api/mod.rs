@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use crate::AppState;
 use crate::envelope::ApiError;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/info", get(info::info))
         .route("/api/v1/login", post(session::login))
@@ -42,6 +42,10 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/settings/{id}",
             get(settings::get).post(settings::set),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::client::rate_limit,
+        ))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::map_response(no_store))
 }

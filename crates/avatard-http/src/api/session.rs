@@ -2,11 +2,15 @@
 
 use avatard_domain::Error;
 use avatard_domain::accounts::{Credentials, Identity, Password};
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::client;
 use crate::envelope::{ApiError, Success};
 use crate::params::BodyParams;
 use crate::present;
@@ -59,11 +63,23 @@ fn credentials(params: &Value) -> Option<Credentials> {
 
 pub async fn login(
     State(state): State<AppState>,
+    connect: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     BodyParams(params): BodyParams,
 ) -> Result<Success, ApiError> {
     let credentials =
         credentials(&params).ok_or_else(|| Error::Unauthenticated("Unauthorized".to_owned()))?;
-    let session = state.domain.accounts.login(credentials).await?;
+    let client = client::of(&headers, Some(&connect), &state);
+    let name = credentials.login_name().map(str::to_owned);
+    let session = state
+        .domain
+        .throttle
+        .guard_login(
+            name.as_deref(),
+            client,
+            state.domain.accounts.login(credentials),
+        )
+        .await?;
     Ok(Success::with(json!({
         "status": "success",
         "data": {

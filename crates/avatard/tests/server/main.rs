@@ -7,6 +7,7 @@ mod migrate_storage;
 mod operations;
 mod permissions_settings;
 mod provider;
+mod rate_limits;
 mod replicas;
 mod reset_avatar;
 mod serve_avatar;

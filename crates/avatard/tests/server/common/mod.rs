@@ -100,6 +100,8 @@ fn spawn(dir: &Path, storage: &Storage, envs: &[(&str, &str)]) -> (Child, String
         .env("ADMIN_PASS", ADMIN_PASS)
         .env("ADMIN_EMAIL", "admin@example.com")
         .env("RUST_LOG", "warn")
+        // Rocket.Chat's test mode: no API rate limits (rate_limits.rs turns it off again).
+        .env("TEST_MODE", "true")
         .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(log)
