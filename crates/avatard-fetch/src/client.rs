@@ -13,6 +13,9 @@
 //! once per outgoing request (an avatar change, a webhook delivery), and
 //! those are rare next to the requests avatard serves.
 
+use std::fmt;
+#[cfg(test)]
+use std::net::IpAddr;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +70,34 @@ pub struct Fetched {
 #[derive(Clone, Debug)]
 pub struct Fetcher {
     user_agent: &'static str,
+    lookup: Lookup,
+}
+
+/// Where the names of fetch targets get their addresses.
+#[derive(Clone)]
+enum Lookup {
+    /// The system resolver (`getaddrinfo`: /etc/hosts, then DNS). The only
+    /// one outside unit tests.
+    System,
+    /// Fixed answers, so unit tests can give a name several addresses or a
+    /// different answer on each lookup (DNS rebinding). Whatever it answers
+    /// goes through the same checks and the same pinning.
+    #[cfg(test)]
+    Fixed(Arc<FixedAnswer>),
+}
+
+/// The answers of [`Lookup::Fixed`]: a name's addresses.
+#[cfg(test)]
+type FixedAnswer = dyn Fn(&str) -> Vec<IpAddr> + Send + Sync;
+
+impl fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lookup::System => f.write_str("System"),
+            #[cfg(test)]
+            Lookup::Fixed(_) => f.write_str("Fixed"),
+        }
+    }
 }
 
 impl Default for Fetcher {
@@ -80,6 +111,18 @@ impl Fetcher {
     pub fn new() -> Fetcher {
         Fetcher {
             user_agent: USER_AGENT,
+            lookup: Lookup::System,
+        }
+    }
+
+    /// A fetcher whose names resolve through `answer` instead of the system.
+    #[cfg(test)]
+    pub(crate) fn with_lookup(
+        answer: impl Fn(&str) -> Vec<IpAddr> + Send + Sync + 'static,
+    ) -> Fetcher {
+        Fetcher {
+            user_agent: USER_AGENT,
+            lookup: Lookup::Fixed(Arc::new(answer)),
         }
     }
 
@@ -148,7 +191,7 @@ impl Fetcher {
         policy: &FetchPolicy,
         wants_body: fn(StatusCode) -> bool,
     ) -> Result<Response, FetchError> {
-        let addrs = resolve(target).await?;
+        let addrs = resolve(&self.lookup, target).await?;
         let ips: Vec<_> = addrs.iter().map(SocketAddr::ip).collect();
         target.check_addrs(&ips, &policy.allowlist)?;
 
@@ -204,16 +247,24 @@ impl Fetcher {
 }
 
 /// The target's addresses: the literal itself, or every address its name
-/// resolves to (never empty).
-async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, FetchError> {
+/// resolves to (never empty). Called once per fetch: these are the addresses
+/// that are checked and then pinned.
+async fn resolve(lookup: &Lookup, target: &Target) -> Result<Vec<SocketAddr>, FetchError> {
     let name = match &target.host {
         TargetHost::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, target.port)]),
         TargetHost::Name(name) => name,
     };
-    let addrs: Vec<_> = tokio::net::lookup_host((name.as_str(), target.port))
-        .await
-        .map_err(|e| FetchError::Resolve(format!("{name}: {e}")))?
-        .collect();
+    let addrs: Vec<_> = match lookup {
+        Lookup::System => tokio::net::lookup_host((name.as_str(), target.port))
+            .await
+            .map_err(|e| FetchError::Resolve(format!("{name}: {e}")))?
+            .collect(),
+        #[cfg(test)]
+        Lookup::Fixed(answer) => answer(name)
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, target.port))
+            .collect(),
+    };
     if addrs.is_empty() {
         return Err(FetchError::Resolve(format!("{name}: no addresses")));
     }
@@ -231,3 +282,6 @@ impl Resolve for NoDns {
         Box::pin(std::future::ready(Err(error.into())))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -47,6 +47,13 @@ const GLOBAL_UNICAST: Ipv6Net = v6([0x2000, 0, 0, 0, 0, 0, 0, 0], 3);
 
 /// Special-purpose ranges inside global unicast.
 const BLOCKED_V6: &[Ipv6Net] = &[
+    // IETF protocol assignments, all of it, as `192.0.0.0/24` is for IPv4.
+    // The registry calls the block not globally reachable; its few global
+    // pieces are anycast services that land on the local network's own
+    // servers (PCP 2001:1::1, TURN 2001:1::2, DNS-SD 2001:1::3, the IPv6
+    // twins of 192.0.0.9 and 192.0.0.10), AMT and AS112: infrastructure,
+    // never an image host. The entries below it stay for documentation.
+    v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),
     v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 32), // Teredo (tunnels to IPv4)
     v6([0x2001, 0x2, 0, 0, 0, 0, 0, 0], 48), // benchmarking
     v6([0x2001, 0x10, 0, 0, 0, 0, 0, 0], 28), // ORCHID
@@ -105,8 +112,12 @@ mod tests {
             "64:ff9b::/96",
             "64:ff9b:1::/48",
             "100::/64",
+            "2001::/23",
             "2001::/32",
+            "2001:1::1/128",
             "2001:2::/48",
+            "2001:3::/32",
+            "2001:4:112::/48",
             "2001:db8::/32",
             "2001:10::/28",
             "2001:20::/28",
@@ -178,12 +189,18 @@ mod tests {
             ("2000::", true),
             ("2000::1", true),
             ("2001:0:ffff:ffff:ffff:ffff:ffff:ffff", false),
-            ("2001:1::", true),
-            ("2001:2:1::", true),
-            ("2001:f:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            // The rest of the IETF block 2001::/23, public or not in the
+            // registry, is refused as a whole.
+            ("2001:1::", false),
+            ("2001:1::1", false),
+            ("2001:1::3", false),
+            ("2001:2:1::", false),
+            ("2001:f:ffff:ffff:ffff:ffff:ffff:ffff", false),
             ("2001:10::", false),
             ("2001:2f:ffff:ffff:ffff:ffff:ffff:ffff", false),
-            ("2001:30::", true),
+            ("2001:30::", false),
+            ("2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", false),
+            ("2001:200::", true),
             ("2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", true),
             ("2001:db9::", true),
             ("2001:4860:4860::8888", true),

@@ -21,16 +21,22 @@ use crate::error::FetchError;
 use crate::ranges::is_public;
 
 /// Cloud instance-metadata names, refused (with their sub-domains) unless
-/// allow-listed. They usually resolve to a link-local address the range check
+/// allow-listed. Most resolve to a link-local address the range check
 /// refuses anyway; refusing the name also covers resolvers that map them
-/// elsewhere, and saves the lookup.
+/// elsewhere, and saves the lookup. Some do not: Equinix Metal's service has
+/// a public address and tells instances apart by the caller's address, so
+/// for it the name is the only defence.
 pub(crate) const METADATA_NAMES: &[&str] = &[
-    "metadata",                   // GCE short name (via the search domain)
-    "metadata.google.internal",   // GCE
-    "metadata.goog",              // GCE
-    "metadata.azure.internal",    // Azure
-    "instance-data",              // AWS short name
-    "instance-data.ec2.internal", // AWS
+    "metadata",                     // GCE short name (via the search domain)
+    "metadata.google.internal",     // GCE
+    "metadata.goog",                // GCE
+    "metadata.azure.internal",      // Azure
+    "instance-data",                // AWS short name
+    "instance-data.ec2.internal",   // AWS
+    "api.metadata.cloud.ibm.com",   // IBM Cloud VPC (169.254.169.254)
+    "metadata.tencentyun.com",      // Tencent Cloud (169.254.0.23)
+    "metadata.platformequinix.com", // Equinix Metal: a PUBLIC address
+    "metadata.packet.net",          // Equinix Metal's former name, public too
 ];
 
 /// The address the metadata names stand for, reported in `Blocked`.
@@ -182,6 +188,10 @@ mod tests {
             "metadata.azure.internal",
             "instance-data",
             "instance-data.ec2.internal",
+            "api.metadata.cloud.ibm.com",
+            "metadata.tencentyun.com",
+            "metadata.platformequinix.com",
+            "Metadata.Packet.Net.",
         ] {
             assert!(is_metadata_name(name), "{name}");
         }
@@ -189,6 +199,8 @@ mod tests {
             "mymetadata",
             "metadata.example.com",
             "notmetadata.google.internal",
+            "api.packet.net",
+            "cloud.ibm.com",
         ] {
             assert!(!is_metadata_name(name), "{name}");
         }

@@ -1,4 +1,5 @@
 //! The SSRF-checked client against hostile addresses and real local servers.
 
+mod hostile;
 mod refused;
 mod served;
