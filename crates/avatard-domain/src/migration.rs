@@ -133,7 +133,7 @@ async fn copy_avatar(
         .await?
         .ok_or_else(|| Error::internal(format!("blob {key} vanished after writing it")))?;
     verify(key, &written, "destination")?;
-    to.metadata.commit_avatar(user_id, avatar).await?;
+    to.metadata.commit_avatar(user_id, avatar, None).await?;
     Ok(true)
 }
 

@@ -71,6 +71,38 @@ pub struct AvatarRecord {
     pub uploaded_at: DateTime<Utc>,
 }
 
+/// Who changes an avatar, how and from where: what the audit trail records with the change.
+#[derive(Clone, Debug)]
+pub struct Audit {
+    pub actor_id: String,
+    pub actor_username: String,
+    /// `rest` (an upload), `url`, `reset` or `restore`.
+    pub action: &'static str,
+    /// The client's address, when the change came over the network.
+    pub ip: Option<String>,
+}
+
+/// One entry of a user's avatar audit trail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AvatarChange {
+    pub id: i64,
+    pub user_id: String,
+    pub username: String,
+    pub actor_id: String,
+    pub actor_username: String,
+    pub action: String,
+    /// The avatarETag the change replaced; `None` when the user had none.
+    pub previous_etag: Option<String>,
+    /// The new avatarETag; `None` after a reset.
+    pub etag: Option<String>,
+    /// The new avatar's bytes, for restoring it while they are kept.
+    pub blob_key: Option<String>,
+    pub content_type: Option<String>,
+    pub size: Option<u64>,
+    pub ip: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// A change of what a user's avatar shows, numbered in commit order. Clients receive it as
 /// Rocket.Chat's `updateAvatar {username, etag}`.
 #[derive(Clone, Debug, PartialEq)]

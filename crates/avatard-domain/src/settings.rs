@@ -105,6 +105,9 @@ pub const AVATAR_WEBHOOK_URL: &str = "Avatar_Webhook_Url";
 /// Not Rocket.Chat's: the HMAC-SHA256 key that signs webhook deliveries; empty sends them unsigned.
 pub const AVATAR_WEBHOOK_SECRET: &str = "Avatar_Webhook_Secret";
 
+/// Not Rocket.Chat's: how many previous avatars per user the audit trail keeps for
+/// `avatars.restore`; 0 deletes a replaced avatar at once, as Rocket.Chat does.
+pub const AVATAR_HISTORY_KEPT: &str = "Avatar_History_Kept_Avatars";
 pub const RATE_LIMITER_ENABLED: &str = "API_Enable_Rate_Limiter";
 pub const RATE_LIMIT_CALLS: &str = "API_Enable_Rate_Limiter_Limit_Calls_Default";
 /// Milliseconds.
@@ -150,6 +153,8 @@ pub static DEFINITIONS: &[SettingDefinition] = &[
     string(SSRF_ALLOWLIST, ""),
     string(AVATAR_WEBHOOK_URL, ""),
     string(AVATAR_WEBHOOK_SECRET, ""),
+    // Off unless an operator opts in: a user who replaces or resets an avatar expects it gone.
+    int(AVATAR_HISTORY_KEPT, 0),
     boolean(RATE_LIMITER_ENABLED, true),
     int(RATE_LIMIT_CALLS, 10),
     int(RATE_LIMIT_TIME, 60_000),

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
 use crate::model::{
-    AvatarEvent, AvatarRecord, LoginToken, Permission, StoredSetting, User, UserRecord,
+    Audit, AvatarChange, AvatarEvent, AvatarRecord, LoginToken, Permission, StoredSetting, User,
+    UserRecord,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -45,16 +46,32 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn delete_login_token(&self, user_id: &str, hashed_token: &str) -> StoreResult<()>;
 
-    /// Make `avatar` the user's current avatar and append its [`AvatarEvent`], in one transaction;
-    /// returns the blob key it replaced.
+    /// Make `avatar` the user's current avatar and append its [`AvatarEvent`] and, given an
+    /// `audit`, an [`AvatarChange`] to the audit trail, in one transaction; returns the blob key
+    /// it replaced.
     async fn commit_avatar(
         &self,
         user_id: &str,
         avatar: &AvatarRecord,
+        audit: Option<&Audit>,
     ) -> StoreResult<Option<String>>;
     /// Remove the user's avatar record and, when there was one, append an [`AvatarEvent`] without
-    /// etag, in one transaction; returns the blob key it named.
-    async fn clear_avatar(&self, user_id: &str) -> StoreResult<Option<String>>;
+    /// etag and the `audit` entry, in one transaction; returns the blob key it named.
+    async fn clear_avatar(
+        &self,
+        user_id: &str,
+        audit: Option<&Audit>,
+    ) -> StoreResult<Option<String>>;
+
+    /// A page of the user's audit trail, newest first, and how many entries it has in all.
+    async fn avatar_history(
+        &self,
+        user_id: &str,
+        offset: u64,
+        count: u64,
+    ) -> StoreResult<(Vec<AvatarChange>, u64)>;
+    /// One entry of the audit trail.
+    async fn avatar_change(&self, id: i64) -> StoreResult<Option<AvatarChange>>;
 
     /// Up to `limit` avatar events after sequence number `after`, oldest first. Every event a
     /// reader can see was committed after all events with smaller numbers.
@@ -82,8 +99,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn all_users(&self) -> StoreResult<Vec<UserRecord>>;
     /// Every login token, for copying a deployment without logging everyone out.
     async fn all_login_tokens(&self) -> StoreResult<Vec<LoginToken>>;
-    /// The blob keys avatar records name; the orphan sweep keeps these.
-    async fn referenced_blob_keys(&self) -> StoreResult<Vec<String>>;
+    /// The blob keys the orphan sweep keeps: those avatar records name, and those of the newest
+    /// `kept_previous + 1` audit entries of every existing user (the current avatar and
+    /// `kept_previous` before it, for restoring).
+    async fn referenced_blob_keys(&self, kept_previous: u32) -> StoreResult<Vec<String>>;
 
     /// Take or renew the lease `name` for `holder` until `expires_at`; false while another holder's
     /// lease is still valid. Lets one replica at a time run periodic work.

@@ -2,8 +2,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use std::convert::Infallible;
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -31,14 +34,22 @@ pub fn address(headers: &HeaderMap, peer: IpAddr, trusted: usize) -> IpAddr {
         .unwrap_or(peer)
 }
 
-/// The address of the client of `request`, from the connection info the server attaches.
-pub fn of(
-    request_headers: &HeaderMap,
-    connect: Option<&ConnectInfo<SocketAddr>>,
-    state: &AppState,
-) -> IpAddr {
-    let peer = connect.map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
-    address(request_headers, peer, state.trusted_proxies)
+/// The address of the client of a request, from the connection info the server attaches.
+fn of(headers: &HeaderMap, extensions: &Extensions, state: &AppState) -> Option<IpAddr> {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    Some(address(headers, peer, state.trusted_proxies))
+}
+
+/// The client's address as an extractor; `None` only where no connection info exists (a router
+/// driven without a socket).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        Ok(ClientIp(of(&parts.headers, &parts.extensions, state)))
+    }
 }
 
 /// Rocket.Chat's per-route limit (R1.10): count the call per route and client address, answer
@@ -60,7 +71,9 @@ pub async fn rate_limit(
         return next.run(request).await;
     }
     let route = format!("{} {path}", request.method());
-    let client = of(request.headers(), request.extensions().get(), &state);
+    let Some(client) = of(request.headers(), request.extensions(), &state) else {
+        return next.run(request).await;
+    };
     let caller = Caller::resolve(request.headers(), &state).await;
     let quota = throttle.api_call(&route, client, caller.as_ref().map(|c| &c.record.user));
     if let Some(caller) = caller {

@@ -65,6 +65,7 @@ pub enum Kind {
     String,
     StringOrNull,
     Boolean,
+    Integer,
     StringArray,
     Object,
     ObjectOrNull,
@@ -76,6 +77,7 @@ impl Kind {
             Kind::String => value.is_string(),
             Kind::StringOrNull => value.is_string() || value.is_null(),
             Kind::Boolean => value.is_boolean(),
+            Kind::Integer => value.is_i64(),
             Kind::StringArray => value
                 .as_array()
                 .is_some_and(|a| a.iter().all(Value::is_string)),
@@ -89,6 +91,7 @@ impl Kind {
             Kind::String => "must be string",
             Kind::StringOrNull => "must be string,null",
             Kind::Boolean => "must be boolean",
+            Kind::Integer => "must be integer",
             Kind::StringArray if !value.is_array() => "must be array",
             Kind::StringArray => "must be string",
             Kind::Object => "must be object",

@@ -1,6 +1,6 @@
 //! Domain records as Rocket.Chat's JSON documents.
 
-use avatard_domain::model::{Permission, UserRecord};
+use avatard_domain::model::{AvatarChange, Permission, UserRecord};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
@@ -64,4 +64,21 @@ pub fn me(record: &UserRecord, public_url: &str) -> Value {
 
 pub fn permission(p: &Permission) -> Value {
     json!({"_id": p.id, "roles": p.roles, "_updatedAt": date(p.updated_at)})
+}
+
+/// An entry of the avatar audit trail (`avatars.history`).
+pub fn avatar_change(change: &AvatarChange) -> Value {
+    json!({
+        "_id": change.id.to_string(),
+        "userId": change.user_id,
+        "username": change.username,
+        "actor": {"_id": change.actor_id, "username": change.actor_username},
+        "action": change.action,
+        "previousETag": change.previous_etag,
+        "etag": change.etag,
+        "contentType": change.content_type,
+        "size": change.size,
+        "ip": change.ip,
+        "ts": date(change.at),
+    })
 }

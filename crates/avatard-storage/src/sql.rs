@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use avatard_domain::StoreError;
 use avatard_domain::model::{
-    AvatarEvent, AvatarOrigin, AvatarRecord, Email, LoginToken, Permission, StoredSetting, User,
-    UserRecord,
+    Audit, AvatarChange, AvatarEvent, AvatarOrigin, AvatarRecord, Email, LoginToken, Permission,
+    StoredSetting, User, UserRecord,
 };
 use avatard_domain::store::{MetadataStore, StoreResult};
 use chrono::{DateTime, Utc};
@@ -312,6 +312,72 @@ where
     }
 }
 
+/// The columns [`change_from_row`] reads (a macro, so queries stay `&'static str`).
+macro_rules! history_columns {
+    () => {
+        "id, user_id, username, actor_id, actor_username, action, previous_etag, etag, blob_key, \
+         content_type, size, ip, at"
+    };
+}
+
+fn change_from_row(row: &AnyRow) -> StoreResult<AvatarChange> {
+    let size: Option<i64> = column(row, "size")?;
+    Ok(AvatarChange {
+        id: column(row, "id")?,
+        user_id: column(row, "user_id")?,
+        username: column(row, "username")?,
+        actor_id: column(row, "actor_id")?,
+        actor_username: column(row, "actor_username")?,
+        action: column(row, "action")?,
+        previous_etag: column(row, "previous_etag")?,
+        etag: column(row, "etag")?,
+        blob_key: column(row, "blob_key")?,
+        content_type: column(row, "content_type")?,
+        size: size.and_then(|s| u64::try_from(s).ok()),
+        ip: column(row, "ip")?,
+        at: from_millis(column(row, "at")?),
+    })
+}
+
+/// An avatar change as the audit trail records it, inside the change's own transaction.
+struct Recorded<'a> {
+    user_id: &'a str,
+    username: &'a str,
+    previous_etag: Option<&'a str>,
+    /// The new avatar; `None` for a reset.
+    avatar: Option<&'a AvatarRecord>,
+}
+
+impl Recorded<'_> {
+    async fn insert(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        audit: &Audit,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO avatar_history (user_id, username, actor_id, actor_username, action, \
+             previous_etag, etag, blob_key, content_type, size, ip, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(self.user_id)
+        .bind(self.username)
+        .bind(&audit.actor_id)
+        .bind(&audit.actor_username)
+        .bind(audit.action)
+        .bind(self.previous_etag)
+        .bind(self.avatar.map(|a| a.etag.as_str()))
+        .bind(self.avatar.map(|a| a.blob_key.as_str()))
+        .bind(self.avatar.map(|a| a.content_type.as_str()))
+        .bind(self.avatar.map(|a| a.size as i64))
+        .bind(audit.ip.as_deref())
+        .bind(millis(Utc::now()))
+        .execute(&mut **tx)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+}
+
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -526,17 +592,22 @@ impl MetadataStore for SqlMetadata {
         &self,
         user_id: &str,
         avatar: &AvatarRecord,
+        audit: Option<&Audit>,
     ) -> StoreResult<Option<String>> {
         retry(|| async {
             let mut tx = self.begin_write().await?;
             let Some(username) = self.lock_user(&mut tx, user_id).await? else {
                 return Err(StoreError::NotFound);
             };
-            let replaced: Option<String> = sqlx::query_scalar("SELECT blob_key FROM avatars WHERE user_id = $1")
+            let replaced = sqlx::query("SELECT blob_key, etag FROM avatars WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(classify)?;
+            let (replaced, previous_etag): (Option<String>, Option<String>) = match &replaced {
+                Some(row) => (Some(column(row, "blob_key")?), Some(column(row, "etag")?)),
+                None => (None, None),
+            };
             sqlx::query(
                 "INSERT INTO avatars (user_id, blob_key, etag, origin, content_type, size, uploaded_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -556,29 +627,55 @@ impl MetadataStore for SqlMetadata {
             .map_err(classify)?;
             self.append_event(&mut tx, user_id, &username, Some(&avatar.etag))
                 .await?;
+            if let Some(audit) = audit {
+                let change = Recorded {
+                    user_id,
+                    username: &username,
+                    previous_etag: previous_etag.as_deref(),
+                    avatar: Some(avatar),
+                };
+                change.insert(&mut tx, audit).await?;
+            }
             tx.commit().await.map_err(classify)?;
             Ok(replaced)
         })
         .await
     }
 
-    async fn clear_avatar(&self, user_id: &str) -> StoreResult<Option<String>> {
+    async fn clear_avatar(
+        &self,
+        user_id: &str,
+        audit: Option<&Audit>,
+    ) -> StoreResult<Option<String>> {
         retry(|| async {
             let mut tx = self.begin_write().await?;
             let Some(username) = self.lock_user(&mut tx, user_id).await? else {
                 return Ok(None);
             };
-            let key: Option<String> =
-                sqlx::query_scalar("DELETE FROM avatars WHERE user_id = $1 RETURNING blob_key")
+            let removed =
+                sqlx::query("DELETE FROM avatars WHERE user_id = $1 RETURNING blob_key, etag")
                     .bind(user_id)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(classify)?;
-            if key.is_some() {
-                self.append_event(&mut tx, user_id, &username, None).await?;
+            let Some(removed) = removed else {
+                tx.commit().await.map_err(classify)?;
+                return Ok(None);
+            };
+            let key: String = column(&removed, "blob_key")?;
+            let previous_etag: String = column(&removed, "etag")?;
+            self.append_event(&mut tx, user_id, &username, None).await?;
+            if let Some(audit) = audit {
+                let change = Recorded {
+                    user_id,
+                    username: &username,
+                    previous_etag: Some(&previous_etag),
+                    avatar: None,
+                };
+                change.insert(&mut tx, audit).await?;
             }
             tx.commit().await.map_err(classify)?;
-            Ok(key)
+            Ok(Some(key))
         })
         .await
     }
@@ -764,12 +861,72 @@ impl MetadataStore for SqlMetadata {
         .await
     }
 
-    async fn referenced_blob_keys(&self) -> StoreResult<Vec<String>> {
+    async fn referenced_blob_keys(&self, kept_previous: u32) -> StoreResult<Vec<String>> {
         retry(|| async {
-            sqlx::query_scalar("SELECT blob_key FROM avatars")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(classify)
+            sqlx::query_scalar(
+                "SELECT blob_key FROM avatars \
+                 UNION \
+                 SELECT blob_key FROM ( \
+                     SELECT h.blob_key, ROW_NUMBER() OVER (PARTITION BY h.user_id ORDER BY h.id DESC) AS n \
+                     FROM avatar_history h JOIN users u ON u.id = h.user_id \
+                     WHERE h.blob_key IS NOT NULL \
+                 ) AS recent WHERE n <= $1",
+            )
+            .bind(i64::from(kept_previous) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)
+        })
+        .await
+    }
+
+    async fn avatar_history(
+        &self,
+        user_id: &str,
+        offset: u64,
+        count: u64,
+    ) -> StoreResult<(Vec<AvatarChange>, u64)> {
+        retry(|| async {
+            let total: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM avatar_history WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(classify)?;
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                history_columns!(),
+                " FROM avatar_history WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
+            ))
+            .bind(user_id)
+            .bind(i64::try_from(count).unwrap_or(i64::MAX))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+            let changes = rows
+                .iter()
+                .map(change_from_row)
+                .collect::<StoreResult<_>>()?;
+            Ok((changes, u64::try_from(total).unwrap_or(0)))
+        })
+        .await
+    }
+
+    async fn avatar_change(&self, id: i64) -> StoreResult<Option<AvatarChange>> {
+        retry(|| async {
+            sqlx::query(concat!(
+                "SELECT ",
+                history_columns!(),
+                " FROM avatar_history WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?
+            .as_ref()
+            .map(change_from_row)
+            .transpose()
         })
         .await
     }

@@ -6,13 +6,16 @@
 //! removed only after that commit. A rejected upload therefore changes nothing. Every commit appends
 //! an avatar event, which every replica applies (see [`crate::events`]).
 
+mod history;
 mod provider;
 mod serve;
 
+pub use history::HistoryPage;
 pub use provider::Proxied;
 pub use serve::{AvatarView, INITIALS_LAST_MODIFIED, Representation, Variant};
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +33,7 @@ use crate::directory::Directory;
 use crate::error::{Error, Result, StoreError};
 use crate::events::AvatarEvents;
 use crate::ids;
-use crate::model::{AvatarOrigin, AvatarRecord, User, UserRecord};
+use crate::model::{Audit, AvatarOrigin, AvatarRecord, User, UserRecord};
 use crate::settings::{self, Settings};
 use crate::size::human_size;
 use crate::store::{BlobStore, MetadataStore, take_lease};
@@ -44,6 +47,24 @@ const URL_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// An uploaded image file, as the multipart parser delivered it.
 pub struct Upload {
     pub bytes: Bytes,
+}
+
+/// Who asks for an avatar change and from where, for the audit trail.
+#[derive(Clone, Copy)]
+pub struct Actor<'a> {
+    pub user: &'a User,
+    pub ip: Option<IpAddr>,
+}
+
+impl Actor<'_> {
+    fn audit(&self, action: &'static str) -> Audit {
+        Audit {
+            actor_id: self.user.id.clone(),
+            actor_username: self.user.username.clone(),
+            action,
+            ip: self.ip.map(|ip| ip.to_string()),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -167,13 +188,23 @@ impl Avatars {
     }
 
     /// R3.5, "rest" flow: store an uploaded file as the target's avatar.
-    pub async fn set_from_upload(&self, target: &User, upload: Upload) -> Result<AvatarRecord> {
-        self.store_avatar(target, upload.bytes, AvatarOrigin::Rest)
+    pub async fn set_from_upload(
+        &self,
+        target: &User,
+        upload: Upload,
+        actor: Actor<'_>,
+    ) -> Result<AvatarRecord> {
+        self.store_avatar(target, upload.bytes, AvatarOrigin::Rest, actor)
             .await
     }
 
     /// R3.4: fetch `url` through the SSRF-checked client and store it as the target's avatar.
-    pub async fn set_from_url(&self, target: &User, url: &str) -> Result<AvatarRecord> {
+    pub async fn set_from_url(
+        &self,
+        target: &User,
+        url: &str,
+        actor: Actor<'_>,
+    ) -> Result<AvatarRecord> {
         let invalid_encoded = || invalid_url(&encode_uri(url), url);
         let policy = FetchPolicy {
             allowlist: Allowlist::parse(&self.settings.string(settings::SSRF_ALLOWLIST)),
@@ -213,7 +244,7 @@ impl Avatars {
         if !is_image {
             return Err(invalid_url(url, url));
         }
-        self.store_avatar(target, fetched.body, AvatarOrigin::Url)
+        self.store_avatar(target, fetched.body, AvatarOrigin::Url, actor)
             .await
     }
 
@@ -240,6 +271,7 @@ impl Avatars {
         target: &User,
         bytes: Bytes,
         origin: AvatarOrigin,
+        actor: Actor<'_>,
     ) -> Result<AvatarRecord> {
         if bytes.is_empty() {
             return Err(Error::meteor(
@@ -275,7 +307,22 @@ impl Avatars {
         self.blobs
             .put(&record.blob_key, Bytes::from(avatar.bytes))
             .await?;
-        let replaced = match self.store.commit_avatar(&target.id, &record).await {
+        self.commit(target, record, &actor.audit(origin.as_str()))
+            .await
+    }
+
+    /// Make `record` (whose bytes are stored) the target's avatar, then tidy up what it replaced.
+    async fn commit(
+        &self,
+        target: &User,
+        record: AvatarRecord,
+        audit: &Audit,
+    ) -> Result<AvatarRecord> {
+        let replaced = match self
+            .store
+            .commit_avatar(&target.id, &record, Some(audit))
+            .await
+        {
             Ok(replaced) => replaced,
             Err(err) => {
                 self.discard_blob(&record.blob_key).await;
@@ -289,7 +336,7 @@ impl Avatars {
         };
         self.events.committed(&target.id, &target.username).await;
         if let Some(old) = replaced {
-            self.discard_blob(&old).await;
+            self.discard_replaced(&old).await;
         }
         Ok(record)
     }
@@ -320,6 +367,18 @@ impl Avatars {
             .map_err(Error::internal)
     }
 
+    /// The bytes of a replaced avatar go at once, unless the audit trail keeps previous avatars for
+    /// restoring; then the orphan sweep removes them once they are no longer among the kept.
+    async fn discard_replaced(&self, key: &str) {
+        if self.kept_previous() == 0 {
+            self.discard_blob(key).await;
+        }
+    }
+
+    fn kept_previous(&self) -> u32 {
+        u32::try_from(self.settings.int(settings::AVATAR_HISTORY_KEPT)).unwrap_or(0)
+    }
+
     async fn discard_blob(&self, key: &str) {
         // Unreferenced either way; a failure leaves only garbage, never a broken avatar.
         if let Err(err) = self.blobs.delete(key).await {
@@ -345,7 +404,7 @@ impl Avatars {
         let cutoff = now - chrono::Duration::from_std(grace).map_err(Error::internal)?;
         let referenced: HashSet<String> = self
             .store
-            .referenced_blob_keys()
+            .referenced_blob_keys(self.kept_previous())
             .await?
             .into_iter()
             .collect();
@@ -360,7 +419,12 @@ impl Avatars {
     }
 
     /// `users.resetAvatar` (R4.1–R4.5).
-    pub async fn reset(&self, caller: &UserRecord, params: &TargetParams) -> Result<()> {
+    pub async fn reset(
+        &self,
+        caller: &UserRecord,
+        params: &TargetParams,
+        ip: Option<IpAddr>,
+    ) -> Result<()> {
         let target = self.accounts.user_from_params(params).await?;
         let allow_change = self.settings.bool(settings::ALLOW_USER_AVATAR_CHANGE);
         let caller_user = &caller.user;
@@ -396,11 +460,19 @@ impl Avatars {
                 None,
             ));
         }
-        if let Some(old) = self.store.clear_avatar(&target.user.id).await? {
+        let actor = Actor {
+            user: caller_user,
+            ip,
+        };
+        if let Some(old) = self
+            .store
+            .clear_avatar(&target.user.id, Some(&actor.audit("reset")))
+            .await?
+        {
             self.events
                 .committed(&target.user.id, &target.user.username)
                 .await;
-            self.discard_blob(&old).await;
+            self.discard_replaced(&old).await;
         }
         Ok(())
     }

@@ -1,16 +1,21 @@
 //! `users.setAvatar` (R3) and `users.resetAvatar` (R4).
 
-use avatard_domain::avatars::Upload;
+use std::collections::HashMap;
+
+use avatard_domain::Error;
+use avatard_domain::avatars::{Actor, Upload};
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::users::target_from_body;
+use crate::api::users::{target, target_from_body};
 use crate::auth::Caller;
+use crate::client::ClientIp;
 use crate::envelope::{ApiError, Success};
 use crate::params::{BodyParams, Kind, Schema, content_type, is_multipart, read_params};
+use crate::present;
 use crate::upload::read_image_form;
 
 #[derive(Deserialize)]
@@ -33,9 +38,14 @@ const SET_AVATAR: Schema = Schema {
 pub async fn set_avatar(
     State(state): State<AppState>,
     caller: Caller,
+    ClientIp(ip): ClientIp,
     request: Request,
 ) -> Result<Success, ApiError> {
     let avatars = &state.domain.avatars;
+    let actor = Actor {
+        user: &caller.record.user,
+        ip,
+    };
     let (parts, body) = request.into_parts();
     // A multipart body has no body parameters (R1.9); it is kept unread for the upload parser.
     let (params, upload_body) = if is_multipart(&parts.headers) {
@@ -48,7 +58,7 @@ pub async fn set_avatar(
         .authorize_set(&caller.record, &target_from_body(&params))
         .await?;
     if let Some(url) = form.avatar_url.filter(|url| !url.is_empty()) {
-        avatars.set_from_url(&target.user, &url).await?;
+        avatars.set_from_url(&target.user, &url, actor).await?;
         return Ok(Success::empty());
     }
     let form = read_image_form(
@@ -66,7 +76,7 @@ pub async fn set_avatar(
         )
         .await?;
     avatars
-        .set_from_upload(&target.user, Upload { bytes: form.image })
+        .set_from_upload(&target.user, Upload { bytes: form.image }, actor)
         .await?;
     Ok(Success::empty())
 }
@@ -74,12 +84,84 @@ pub async fn set_avatar(
 pub async fn reset_avatar(
     State(state): State<AppState>,
     caller: Caller,
+    ClientIp(ip): ClientIp,
     BodyParams(params): BodyParams,
 ) -> Result<Success, ApiError> {
     state
         .domain
         .avatars
-        .reset(&caller.record, &target_from_body(&params))
+        .reset(&caller.record, &target_from_body(&params), ip)
         .await?;
     Ok(Success::empty())
+}
+
+/// Rocket.Chat's paging defaults (`API_Default_Count`, `API_Upper_Count_Limit`).
+const DEFAULT_COUNT: u64 = 50;
+const MAX_COUNT: u64 = 100;
+
+/// `GET avatars.history?username=|userId=&offset=&count=`: a user's avatar audit trail, newest
+/// first, paged as Rocket.Chat pages lists.
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Success, ApiError> {
+    let number = |name: &str, default: u64| match query.get(name) {
+        None => Ok(default),
+        Some(raw) => raw.parse::<u64>().map_err(|_| {
+            Error::failure(
+                format!("The \"{name}\" query parameter must be a non-negative integer"),
+                Some("invalid-params"),
+            )
+        }),
+    };
+    let offset = number("offset", 0)?;
+    let count = number("count", DEFAULT_COUNT)?.min(MAX_COUNT);
+    let page = state
+        .domain
+        .avatars
+        .history(&caller.record, &target(&query), offset, count)
+        .await?;
+    let history: Vec<_> = page.changes.iter().map(present::avatar_change).collect();
+    Ok(Success::with(json!({
+        "history": history,
+        "count": history.len(),
+        "offset": offset,
+        "total": page.total,
+    })))
+}
+
+#[derive(Deserialize)]
+struct Restore {
+    #[serde(rename = "historyId")]
+    history_id: i64,
+}
+
+const RESTORE: Schema = Schema {
+    required: &[("historyId", Kind::Integer)],
+    optional: &[
+        ("userId", Kind::StringOrNull),
+        ("username", Kind::StringOrNull),
+    ],
+};
+
+/// `POST avatars.restore {username|userId, historyId}`: make a kept previous avatar current again.
+pub async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    BodyParams(params): BodyParams,
+) -> Result<Success, ApiError> {
+    let form: Restore = RESTORE.parse(&params)?;
+    let record = state
+        .domain
+        .avatars
+        .restore(
+            &caller.record,
+            &target_from_body(&params),
+            form.history_id,
+            ip,
+        )
+        .await?;
+    Ok(Success::with(json!({"avatarETag": record.etag})))
 }

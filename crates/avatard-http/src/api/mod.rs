@@ -36,6 +36,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/v1/users.setAvatar", post(avatars::set_avatar))
         .route("/api/v1/users.resetAvatar", post(avatars::reset_avatar))
         .route("/api/v1/avatars.events", get(events::stream))
+        .route("/api/v1/avatars.history", get(avatars::history))
+        .route("/api/v1/avatars.restore", post(avatars::restore))
         .route("/api/v1/permissions.listAll", get(permissions::list_all))
         .route("/api/v1/permissions.update", post(permissions::update))
         .route(

@@ -2,15 +2,12 @@
 
 use avatard_domain::Error;
 use avatard_domain::accounts::{Credentials, Identity, Password};
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::client;
+use crate::client::ClientIp;
 use crate::envelope::{ApiError, Success};
 use crate::params::BodyParams;
 use crate::present;
@@ -63,13 +60,13 @@ fn credentials(params: &Value) -> Option<Credentials> {
 
 pub async fn login(
     State(state): State<AppState>,
-    connect: ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientIp(client): ClientIp,
     BodyParams(params): BodyParams,
 ) -> Result<Success, ApiError> {
     let credentials =
         credentials(&params).ok_or_else(|| Error::Unauthenticated("Unauthorized".to_owned()))?;
-    let client = client::of(&headers, Some(&connect), &state);
+    // Without a socket there is no address to block; only the user count applies then.
+    let client = client.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
     let name = credentials.login_name().map(str::to_owned);
     let session = state
         .domain

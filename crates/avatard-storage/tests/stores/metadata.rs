@@ -6,7 +6,9 @@ use crate::engines;
 use std::sync::Arc;
 
 use avatard_domain::StoreError;
-use avatard_domain::model::{AvatarOrigin, AvatarRecord, Email, Permission, StoredSetting, User};
+use avatard_domain::model::{
+    Audit, AvatarOrigin, AvatarRecord, Email, Permission, StoredSetting, User,
+};
 use avatard_domain::store::MetadataStore;
 use chrono::{DateTime, Duration, Utc};
 
@@ -77,12 +79,12 @@ async fn avatar_commits_report_what_they_replaced() {
             .await
             .unwrap();
         assert_eq!(
-            db.commit_avatar("1", &avatar("1/a")).await.unwrap(),
+            db.commit_avatar("1", &avatar("1/a"), None).await.unwrap(),
             None,
             "{engine}"
         );
         assert_eq!(
-            db.commit_avatar("1", &avatar("1/b"))
+            db.commit_avatar("1", &avatar("1/b"), None)
                 .await
                 .unwrap()
                 .as_deref(),
@@ -93,15 +95,18 @@ async fn avatar_commits_report_what_they_replaced() {
             Some(avatar("1/b"))
         );
         assert_eq!(
-            db.referenced_blob_keys().await.unwrap(),
+            db.referenced_blob_keys(0).await.unwrap(),
             vec!["1/b".to_owned()]
         );
         assert!(matches!(
-            db.commit_avatar("ghost", &avatar("x/y")).await,
+            db.commit_avatar("ghost", &avatar("x/y"), None).await,
             Err(StoreError::NotFound)
         ));
-        assert_eq!(db.clear_avatar("1").await.unwrap().as_deref(), Some("1/b"));
-        assert_eq!(db.clear_avatar("1").await.unwrap(), None, "{engine}");
+        assert_eq!(
+            db.clear_avatar("1", None).await.unwrap().as_deref(),
+            Some("1/b")
+        );
+        assert_eq!(db.clear_avatar("1", None).await.unwrap(), None, "{engine}");
     }
 }
 
@@ -116,7 +121,10 @@ async fn concurrent_commits_for_one_user_take_turns() {
         let tasks: Vec<_> = (0..writes)
             .map(|i| {
                 let db = db.clone();
-                tokio::spawn(async move { db.commit_avatar("1", &avatar(&format!("1/{i}"))).await })
+                tokio::spawn(async move {
+                    db.commit_avatar("1", &avatar(&format!("1/{i}")), None)
+                        .await
+                })
             })
             .collect();
         let mut replaced = HashSet::new();
@@ -151,7 +159,7 @@ async fn tokens_find_their_user_and_deleting_a_user_removes_everything() {
         db.insert_login_token("1", "hash", Utc::now())
             .await
             .unwrap();
-        db.commit_avatar("1", &avatar("1/a")).await.unwrap();
+        db.commit_avatar("1", &avatar("1/a"), None).await.unwrap();
         assert!(
             db.user_by_token(Some("1"), "hash").await.unwrap().is_some(),
             "{engine}"
@@ -263,16 +271,19 @@ async fn every_avatar_change_is_an_event_in_commit_order() {
             .await
             .unwrap();
 
-        db.commit_avatar("u1", &avatar("k1")).await.unwrap();
-        db.commit_avatar("u2", &avatar("k2")).await.unwrap();
+        db.commit_avatar("u1", &avatar("k1"), None).await.unwrap();
+        db.commit_avatar("u2", &avatar("k2"), None).await.unwrap();
         // Clearing an avatar that is not there changes nothing and is no event.
-        assert_eq!(db.clear_avatar("u2").await.unwrap(), Some("k2".into()));
-        assert_eq!(db.clear_avatar("u2").await.unwrap(), None);
+        assert_eq!(
+            db.clear_avatar("u2", None).await.unwrap(),
+            Some("k2".into())
+        );
+        assert_eq!(db.clear_avatar("u2", None).await.unwrap(), None);
         assert_eq!(db.delete_user("u1").await.unwrap(), Some("k1".into()));
         // Neither is deleting nobody, or committing for nobody.
         assert_eq!(db.delete_user("u1").await.unwrap(), None);
         assert!(matches!(
-            db.commit_avatar("u1", &avatar("k3")).await,
+            db.commit_avatar("u1", &avatar("k3"), None).await,
             Err(StoreError::NotFound)
         ));
 
@@ -322,7 +333,7 @@ async fn every_avatar_change_is_an_event_in_commit_order() {
         db.insert_user(&user("u3", "Zaphod", "z@example.com"))
             .await
             .unwrap();
-        db.commit_avatar("u3", &avatar("k4")).await.unwrap();
+        db.commit_avatar("u3", &avatar("k4"), None).await.unwrap();
         let after = db.avatar_events(0, 100).await.unwrap();
         assert_eq!(after.len(), 1, "{engine}");
         assert!(after[0].seq > last, "{engine}");
@@ -345,7 +356,7 @@ async fn concurrent_avatar_commits_get_distinct_ordered_events() {
         let commits = (0..8).map(|i| {
             let db = db.clone();
             tokio::spawn(async move {
-                db.commit_avatar(&format!("c{i}"), &avatar(&format!("key{i}")))
+                db.commit_avatar(&format!("c{i}"), &avatar(&format!("key{i}")), None)
                     .await
             })
         });
@@ -369,5 +380,106 @@ async fn cursors_start_at_zero_and_remember() {
         db.set_cursor("other", 7).await.unwrap();
         assert_eq!(db.cursor("webhook").await.unwrap(), 42, "{engine}");
         assert_eq!(db.cursor("other").await.unwrap(), 7, "{engine}");
+    }
+}
+
+#[tokio::test]
+async fn avatar_changes_are_audited_in_their_transaction_and_keep_the_newest_blobs() {
+    for (engine, db) in engines::databases().await {
+        db.insert_user(&user("h1", "Zaphod", "z@example.com"))
+            .await
+            .unwrap();
+        db.insert_user(&user("h2", "Ford", "f@example.com"))
+            .await
+            .unwrap();
+        let by = |action: &'static str| Audit {
+            actor_id: "admin-id".into(),
+            actor_username: "admin".into(),
+            action,
+            ip: Some("192.0.2.7".into()),
+        };
+        for key in ["h1/a", "h1/b", "h1/c"] {
+            db.commit_avatar("h1", &avatar(key), Some(&by("rest")))
+                .await
+                .unwrap();
+        }
+        db.clear_avatar("h1", Some(&by("reset"))).await.unwrap();
+        // Without an audit (copying a deployment) nothing is recorded; a failed commit neither.
+        db.commit_avatar("h2", &avatar("h2/a"), None).await.unwrap();
+        assert!(
+            db.commit_avatar("ghost", &avatar("x/y"), Some(&by("rest")))
+                .await
+                .is_err()
+        );
+
+        let (page, total) = db.avatar_history("h1", 0, 10).await.unwrap();
+        assert_eq!(total, 4, "{engine}");
+        let seen: Vec<_> = page
+            .iter()
+            .map(|c| {
+                (
+                    c.action.as_str(),
+                    c.previous_etag.as_deref(),
+                    c.etag.as_deref(),
+                    c.blob_key.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("reset", Some("etag-h1/c"), None, None),
+                ("rest", Some("etag-h1/b"), Some("etag-h1/c"), Some("h1/c")),
+                ("rest", Some("etag-h1/a"), Some("etag-h1/b"), Some("h1/b")),
+                ("rest", None, Some("etag-h1/a"), Some("h1/a")),
+            ],
+            "{engine}"
+        );
+        let newest = &page[1];
+        assert_eq!(
+            (
+                newest.username.as_str(),
+                newest.actor_id.as_str(),
+                newest.actor_username.as_str(),
+                newest.ip.as_deref(),
+                newest.content_type.as_deref(),
+                newest.size,
+            ),
+            (
+                "Zaphod",
+                "admin-id",
+                "admin",
+                Some("192.0.2.7"),
+                Some("image/png"),
+                Some(3)
+            ),
+            "{engine}"
+        );
+        assert!((Utc::now() - newest.at).num_seconds() < 60, "{engine}");
+        assert_eq!(
+            db.avatar_change(newest.id).await.unwrap().as_ref(),
+            Some(newest)
+        );
+        assert_eq!(db.avatar_change(-1).await.unwrap(), None, "{engine}");
+        let (second_page, _) = db.avatar_history("h1", 2, 10).await.unwrap();
+        assert_eq!(second_page, page[2..], "{engine}");
+
+        // The sweep keeps current avatars and the newest `kept + 1` audited blobs of each user.
+        let kept = async |n| {
+            let mut keys = db.referenced_blob_keys(n).await.unwrap();
+            keys.sort();
+            keys
+        };
+        assert_eq!(kept(0).await, ["h1/c", "h2/a"], "{engine}");
+        assert_eq!(kept(1).await, ["h1/b", "h1/c", "h2/a"], "{engine}");
+        assert_eq!(kept(5).await, ["h1/a", "h1/b", "h1/c", "h2/a"], "{engine}");
+        // A deleted user's trail stays, but keeps none of their avatars.
+        db.delete_user("h1").await.unwrap();
+        assert_eq!(
+            db.avatar_history("h1", 0, 10).await.unwrap().1,
+            4,
+            "{engine}"
+        );
+        assert_eq!(kept(5).await, ["h2/a"], "{engine}");
     }
 }

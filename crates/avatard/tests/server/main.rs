@@ -3,6 +3,7 @@
 
 mod common;
 mod events;
+mod history;
 mod migrate_storage;
 mod operations;
 mod permissions_settings;
