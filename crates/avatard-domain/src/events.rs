@@ -138,7 +138,7 @@ impl AvatarEvents {
         let cursor = match last_event_id {
             Some(last) => {
                 let first = self.inner.store.first_avatar_event().await?;
-                missed = first.is_some_and(|first| last + 1 < first);
+                missed = first.is_some_and(|first| last.saturating_add(1) < first);
                 last
             }
             None => head,

@@ -174,14 +174,34 @@ impl Avatars {
 
     /// The user's stored avatar at the size asked for; `None` when they have none.
     async fn stored(&self, user: &Displayed, variant: Variant<'_>) -> Result<Option<AvatarView>> {
-        let Some(avatar) = &user.avatar else {
+        let Some(seen) = &user.avatar else {
             return Ok(None);
         };
-        let Some(master) = self.master(avatar).await? else {
-            return Ok(None);
+        let mut avatar = seen.clone();
+        // A replacement can commit and delete the bytes between this request's read of the record
+        // and its read of the blob: the record it saw is stale, so read the current one. Writers
+        // may win that race again; a record that still names missing bytes after it stopped
+        // changing breaks the store's invariant.
+        let mut attempts = 0;
+        let master = loop {
+            if let Some(master) = self.master(&avatar).await? {
+                break master;
+            }
+            attempts += 1;
+            let current = self
+                .store
+                .user_by_id(&user.user_id)
+                .await?
+                .and_then(|found| found.avatar);
+            match current {
+                Some(current) if current.blob_key != avatar.blob_key && attempts < 8 => {
+                    avatar = current;
+                }
+                _ => return Ok(self.missing_blob(&avatar)),
+            }
         };
         let image = match rendition_size(variant.size, &master) {
-            Some(size) => self.rendition(avatar, master, size).await?,
+            Some(size) => self.rendition(&avatar, master, size).await?,
             None => master,
         };
         Ok(Some(AvatarView::Stored {
@@ -190,7 +210,14 @@ impl Avatars {
         }))
     }
 
-    /// The stored file itself, from memory when possible.
+    /// The current record names bytes that are gone: that breaks the store's invariant. Show
+    /// initials rather than an error, and say so loudly.
+    fn missing_blob(&self, avatar: &AvatarRecord) -> Option<AvatarView> {
+        tracing::error!(key = %avatar.blob_key, "avatar record names a missing blob");
+        None
+    }
+
+    /// The stored file itself, from memory when possible; `None` if the blob is gone.
     async fn master(&self, avatar: &AvatarRecord) -> Result<Option<Arc<Representation>>> {
         let key = RepresentationKey::Stored {
             blob_key: avatar.blob_key.clone(),
@@ -200,8 +227,6 @@ impl Avatars {
             return Ok(Some(image));
         }
         let Some(body) = self.blobs.get(&avatar.blob_key).await? else {
-            // Breaks the store invariant; show initials rather than an error, and say so loudly.
-            tracing::error!(key = %avatar.blob_key, "avatar record names a missing blob");
             return Ok(None);
         };
         let image = Arc::new(Representation {
