@@ -6,6 +6,7 @@
 #      against PostgreSQL and S3.
 #   3. The integration suite again with every server on PostgreSQL + S3, plus the two-replica tests.
 #   4. The end-to-end test (the published rocketchat-api client) on both configurations.
+#   5. schemathesis against the OpenAPI document (scripts/schemathesis.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -29,3 +30,6 @@ echo "== Python: end-to-end with the rocketchat-api client, both configurations"
 export AVATARD_BIN="$PWD/target/debug/avatard"
 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
 AVATARD_TEST_SCALE_OUT=1 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
+
+echo "== OpenAPI: schemathesis against /api/openapi.json (no 5xx, answers as documented)"
+scripts/schemathesis.sh

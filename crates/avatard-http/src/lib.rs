@@ -6,30 +6,32 @@ mod api;
 mod auth;
 mod avatar_route;
 mod client;
+mod connections;
 mod envelope;
 mod health;
 mod params;
 mod present;
 mod upload;
 
+pub use connections::{MAX_HEAD_BYTES, MAX_HEADERS, Timeouts, serve};
+
 use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use avatard_domain::Domain;
+use axum::Router;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
-use axum::{Router, ServiceExt as _};
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
-use tokio::net::TcpListener;
 use tower::{Service, ServiceExt as _};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// What every handler can reach.
@@ -55,13 +57,15 @@ impl AppState {
 }
 
 /// Everything but the avatars: the API and the probes.
-fn router(state: AppState) -> Router {
+fn router(state: AppState, body_idle: Duration) -> Router {
     // Request spans (and the header redaction that keeps tokens out of them) for the API and the
     // probes. Avatar requests are the hot path, thousands per write: they skip both.
     let traced = Router::new()
         .merge(api::routes(state.clone()))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        // A client that stops sending its body halfway is cut off, not waited for.
+        .layer(RequestBodyTimeoutLayer::new(body_idle))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -72,9 +76,9 @@ fn router(state: AppState) -> Router {
 }
 
 /// The whole application: `/avatar/...` straight to its handler, everything else to the router.
-pub fn app(state: AppState) -> App {
+pub fn app(state: AppState, body_idle: Duration) -> App {
     App {
-        router: router(state.clone()),
+        router: router(state.clone(), body_idle),
         state,
     }
 }
@@ -116,20 +120,6 @@ impl Service<Request> for App {
             })
             .boxed()
     }
-}
-
-/// Serve until `shutdown` resolves, then finish the requests in flight.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }
 
 /// Entry points for the cargo-fuzz targets in `fuzz/` (see `fuzz/README.md`) and for nothing else:

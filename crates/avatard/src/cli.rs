@@ -102,6 +102,12 @@ pub struct ServeArgs {
     /// connection's peer address and ignores the header, which clients can forge.
     #[arg(long, env = "AVATARD_TRUSTED_PROXIES", default_value_t = 0)]
     pub trusted_proxies: usize,
+    /// Close a connection whose request headers take longer than this to arrive (slowloris).
+    #[arg(long, env = "AVATARD_HEADER_READ_TIMEOUT_SECS", default_value_t = 30)]
+    pub header_read_timeout_secs: u64,
+    /// Give up on a request body that pauses longer than this between two pieces.
+    #[arg(long, env = "AVATARD_BODY_IDLE_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_idle_timeout_secs: u64,
     /// External base URL, for absolute links such as the users.getAvatar redirect
     /// [default: http://<listen address>].
     #[arg(long, env = "AVATARD_PUBLIC_URL")]

@@ -165,6 +165,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     avatard_http::serve(
         listener,
         AppState::new(domain, &public_url, args.trusted_proxies),
+        avatard_http::Timeouts {
+            header_read: Duration::from_secs(args.header_read_timeout_secs),
+            body_idle: Duration::from_secs(args.body_idle_timeout_secs),
+        },
         shutdown_signal(),
     )
     .await?;

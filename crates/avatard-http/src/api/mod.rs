@@ -4,6 +4,7 @@
 mod avatars;
 mod events;
 mod info;
+mod openapi;
 mod permissions;
 mod session;
 mod settings;
@@ -20,6 +21,7 @@ use crate::envelope::ApiError;
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/info", get(info::info))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/v1/login", post(session::login))
         .route("/api/v1/logout", post(session::logout).get(session::logout))
         .route("/api/v1/me", get(session::me))

@@ -2,9 +2,13 @@
 //! One binary for every file keeps linking (and the disk it needs) to a single pass.
 
 mod common;
+mod concurrency;
+mod crash;
 mod events;
 mod history;
+mod limits;
 mod migrate_storage;
+mod openapi;
 mod operations;
 mod permissions_settings;
 mod provider;

@@ -175,6 +175,24 @@ impl Server {
         Server::start_in(old, storage, &[]).await
     }
 
+    /// [`Server::restart`] with environment variables for the new process (a plain `restart`
+    /// starts it with none, whatever the first one had).
+    pub async fn restart_with(mut self, envs: &[(&str, &str)]) -> Server {
+        self.kill();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = std::mem::replace(&mut self.dir, dir);
+        let storage = self.storage.clone();
+        drop(self);
+        Server::start_in(old, storage, envs).await
+    }
+
+    /// SIGKILL the server now (nothing gets to tidy up) and reap it, leaving its data as the kill
+    /// left it; `restart`/`restart_with` bring it back on that data. Killing twice is harmless.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The server's process id, for signals.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -467,4 +485,194 @@ pub const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="120" he
 /// Decode what the server stored or served.
 pub fn decode(bytes: &[u8]) -> image::DynamicImage {
     image::load_from_memory(bytes).expect("served bytes decode")
+}
+
+/// The colour that tags image number `tag` (0..4096): each channel carries four bits of the tag,
+/// in the middle of its band of 16 values, so resizing and re-encoding cannot change which tag a
+/// served pixel reads as.
+pub fn tag_colour(tag: u32) -> image::Rgb<u8> {
+    let channel = |shift: u32| ((tag >> shift) & 0xF) as u8 * 16 + 8;
+    image::Rgb([channel(8), channel(4), channel(0)])
+}
+
+/// A PNG of one colour, `tag_colour(tag)`, followed by `padding` bytes of an ancillary chunk that
+/// decoders skip: an upload whose body is as large as wanted while its pixels stay cheap.
+pub fn tagged_png(tag: u32, width: u32, height: u32, padding: usize) -> Vec<u8> {
+    use image::ImageEncoder as _;
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    // Built and compressed the quick way: tests make hundreds of these, some of 2000×2000.
+    let pixels = tag_colour(tag).0.repeat(width as usize * height as usize);
+    let mut png = Vec::new();
+    PngEncoder::new_with_quality(&mut png, CompressionType::Fast, FilterType::Up)
+        .write_image(&pixels, width, height, image::ExtendedColorType::Rgb8)
+        .expect("encode a tagged image");
+    if padding == 0 {
+        return png;
+    }
+    // After the signature (8 bytes) and IHDR (4 length + 4 type + 13 data + 4 CRC).
+    let (head, tail) = png.split_at(33);
+    let mut chunk = Vec::with_capacity(padding + 12);
+    chunk.extend_from_slice(&u32::try_from(padding).expect("padding").to_be_bytes());
+    // Ancillary, private, safe to copy: every decoder skips it.
+    chunk.extend_from_slice(b"paDd");
+    chunk.resize(chunk.len() + padding, 0);
+    let crc = crc32fast::hash(&chunk[4..]);
+    chunk.extend_from_slice(&crc.to_be_bytes());
+    [head, &chunk, tail].concat()
+}
+
+/// Which `tagged_png` an avatar shows: `Some(tag)` when every pixel reads as the same tag, `None`
+/// for anything else (a mix of two images, a partial write, another picture).
+pub fn tag_of(bytes: &[u8]) -> Option<u32> {
+    let image = image::load_from_memory(bytes).ok()?.to_rgb8();
+    let tag = |p: &image::Rgb<u8>| {
+        (u32::from(p[0] / 16) << 8) | (u32::from(p[1] / 16) << 4) | u32::from(p[2] / 16)
+    };
+    let first = tag(image.pixels().next()?);
+    image
+        .pixels()
+        .all(|p| {
+            let expected = tag_colour(first);
+            tag(p) == first && p.0.iter().zip(expected.0).all(|(a, b)| a.abs_diff(b) <= 4)
+        })
+        .then_some(first)
+}
+
+/// A user's avatar as the API shows it, after checking that every view of it agrees.
+#[derive(Clone, Debug)]
+pub struct ShownAvatar {
+    /// `avatarETag` from `users.info`: `None` while the user shows initials.
+    pub etag: Option<String>,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Server {
+    /// `GET /avatar/<username>` and `users.info`, checked against each other: a user with an
+    /// `avatarETag` is served bytes whose hash it is, under that `ETag`; a user without one is
+    /// served initials.
+    pub async fn shown_avatar(&self, username: &str) -> ShownAvatar {
+        let response = self.avatar(&format!("/avatar/{username}")).await;
+        assert_eq!(response.status(), 200, "GET /avatar/{username}");
+        let header = |name: &str| {
+            response.headers()[name]
+                .to_str()
+                .expect("an ASCII header")
+                .to_owned()
+        };
+        let (content_type, served_etag) = (header("content-type"), header("etag"));
+        let bytes = response.bytes().await.expect("avatar bytes").to_vec();
+        let (status, info) = self
+            .get(
+                Some(&self.admin),
+                &format!("/api/v1/users.info?username={username}"),
+            )
+            .await;
+        assert_eq!(status, 200, "users.info {username}: {info}");
+        let etag = info["user"]["avatarETag"].as_str().map(str::to_owned);
+        match &etag {
+            Some(etag) => {
+                assert_ne!(
+                    content_type, "image/svg+xml",
+                    "{username} has avatarETag {etag} but is served initials: a missing blob?"
+                );
+                assert_eq!(
+                    &avatard_domain::ids::sha256_hex(&bytes)[..32],
+                    etag,
+                    "{username}: the bytes served are not the ones avatarETag names"
+                );
+                assert_eq!(served_etag, format!("\"{etag}\""), "{username}");
+            }
+            None => assert_eq!(
+                content_type, "image/svg+xml",
+                "{username} has no avatarETag but is served an image"
+            ),
+        }
+        ShownAvatar {
+            etag,
+            content_type,
+            bytes,
+        }
+    }
+}
+
+/// SplitMix64: a small seeded generator, so a failing run can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `low..high`.
+    pub fn range(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next_u64() % (high - low).max(1)
+    }
+
+    /// True with probability `percent`/100.
+    pub fn percent(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
+
+/// The seed of a randomised test: `AVATARD_TEST_SEED` when set (to replay a failure), else the
+/// clock. Tests print it.
+pub fn test_seed() -> u64 {
+    std::env::var("AVATARD_TEST_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
+}
+
+/// What the database says about blobs, read from it directly.
+#[derive(Debug, Default)]
+pub struct BlobReferences {
+    /// The avatar records: user id → (blob key, avatarETag).
+    pub current: std::collections::BTreeMap<String, (String, String)>,
+    /// Blob keys the avatar audit trail names (previous avatars, kept for restoring), when the
+    /// schema has one.
+    pub history: std::collections::HashSet<String>,
+}
+
+impl Server {
+    /// The avatar records and the audit trail's blob keys, from the server's database.
+    pub async fn blob_references(&self) -> BlobReferences {
+        use sqlx::{Connection as _, Row as _};
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(&self.storage.database_url)
+            .await
+            .expect("open the database");
+        let current = sqlx::query("SELECT user_id, blob_key, etag FROM avatars")
+            .fetch_all(&mut db)
+            .await
+            .expect("read the avatar records")
+            .iter()
+            .map(|row| {
+                (
+                    row.get::<String, _>("user_id"),
+                    (row.get("blob_key"), row.get("etag")),
+                )
+            })
+            .collect();
+        // An error here means a schema without an audit trail.
+        let history = sqlx::query_scalar::<_, String>(
+            "SELECT blob_key FROM avatar_history WHERE blob_key IS NOT NULL",
+        )
+        .fetch_all(&mut db)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+        db.close().await.expect("close the database");
+        BlobReferences { current, history }
+    }
 }
