@@ -55,8 +55,10 @@ pub(crate) fn decode(
     if width == 0 || height == 0 {
         return Err(ImageError::Invalid("the image has no pixels".into()));
     }
-    if format == ImageFormat::Jpeg {
-        ensure_jpeg_complete(bytes)?;
+    match format {
+        ImageFormat::Jpeg => ensure_jpeg_complete(bytes)?,
+        ImageFormat::WebP => ensure_webp_chunks_fit(bytes)?,
+        _ => {}
     }
 
     let mut decoder_limits = limits.decoder_limits();
@@ -77,6 +79,28 @@ pub(crate) fn decode(
         image.apply_orientation(orientation);
     }
     Ok(image)
+}
+
+/// image-webp allocates whatever a chunk header declares before reading it (`image` does not pass
+/// our allocation limit on), so a 65-byte file whose EXIF chunk claims 2.5 GB asks for 2.5 GB, which
+/// aborts the process wherever address space is limited (found by `fuzz/`, image_pipeline). Every
+/// chunk must fit in the file, as in any intact WebP.
+fn ensure_webp_chunks_fit(bytes: &[u8]) -> Result<(), ImageError> {
+    let truncated = || ImageError::Invalid("the WebP image is truncated".into());
+    let mut pos = 12; // after "RIFF", the RIFF size and "WEBP"
+    while pos < bytes.len() {
+        let header = bytes.get(pos..pos + 8).ok_or_else(truncated)?;
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        // Chunks are padded to an even length.
+        let end = (pos + 8)
+            .checked_add(size + (size & 1))
+            .ok_or_else(truncated)?;
+        if pos + 8 + size > bytes.len() {
+            return Err(truncated());
+        }
+        pos = end;
+    }
+    Ok(())
 }
 
 /// `image` runs zune-jpeg in lenient mode, which pads a truncated scan with

@@ -44,6 +44,37 @@ pub fn view_size(raw: Option<&str>) -> u32 {
 /// The letter avatar for `name`: its first initial, or with `all_initials`
 /// the initials of its first three space-separated words.
 pub fn svg(name: &str, view_size: u32, all_initials: bool) -> String {
+    document(name, view_size, all_initials, |initials| initials)
+}
+
+/// [`svg`] made well-formed XML for [`rasterize`]: Rocket.Chat writes the initial into the
+/// document unescaped, so an initial `&` or `<` (sanitize-html's `&lt;` starts with `&`) or a
+/// control character makes a document no XML parser reads. Served as SVG it stays byte for byte
+/// Rocket.Chat's; rendered to pixels, the letter is escaped or, if XML cannot hold it, dropped.
+pub fn raster_svg(name: &str, view_size: u32, all_initials: bool) -> String {
+    document(name, view_size, all_initials, |initials| {
+        initials
+            .chars()
+            .filter(|&c| {
+                matches!(c, '\t' | '\n' | '\r')
+                    || !(c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
+            })
+            .map(|c| match c {
+                '&' => "&amp;".to_owned(),
+                '<' => "&lt;".to_owned(),
+                '>' => "&gt;".to_owned(),
+                c => c.to_string(),
+            })
+            .collect()
+    })
+}
+
+fn document(
+    name: &str,
+    view_size: u32,
+    all_initials: bool,
+    written: impl FnOnce(String) -> String,
+) -> String {
     let (color, initials) = if name == "?" {
         ("#000", "?".to_owned())
     } else {
@@ -64,6 +95,7 @@ pub fn svg(name: &str, view_size: u32, all_initials: bool) -> String {
         0.0
     };
     let font_size = js::number_to_string(f64::from(view_size) / (1.6 + reduction));
+    let initials = written(initials);
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {view_size} {view_size}\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"{color}\"/>\n\

@@ -296,19 +296,24 @@ impl Avatars {
             size,
             format,
         };
-        let svg = || initials::svg(name, size, all_initials);
+        let raster = || initials::raster_svg(name, size, all_initials);
         let image = self
             .representations
             .try_get_with(key, async move {
                 let (content_type, body) = match format {
-                    InitialsFormat::Svg => ("image/svg+xml", Bytes::from(svg())),
+                    InitialsFormat::Svg => (
+                        "image/svg+xml",
+                        Bytes::from(initials::svg(name, size, all_initials)),
+                    ),
                     InitialsFormat::Png => (
                         "image/png",
-                        self.rasterize(svg(), initials::RasterFormat::Png).await?,
+                        self.rasterize(raster(), initials::RasterFormat::Png)
+                            .await?,
                     ),
                     InitialsFormat::Jpeg { content_type } => (
                         content_type,
-                        self.rasterize(svg(), initials::RasterFormat::Jpeg).await?,
+                        self.rasterize(raster(), initials::RasterFormat::Jpeg)
+                            .await?,
                     ),
                 };
                 Ok(Arc::new(Representation {

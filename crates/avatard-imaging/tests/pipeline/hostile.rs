@@ -105,6 +105,21 @@ fn truncated_files_are_invalid() {
     }
 }
 
+/// Found by `fuzz/` (image_pipeline): a WebP whose EXIF chunk claims 0x94949494 bytes made
+/// image-webp allocate 2.5 GB while reading the orientation, an abort wherever address space is
+/// limited. It is refused from the chunk headers, before any decoder reads the chunk.
+#[test]
+fn a_webp_chunk_larger_than_the_file_is_refused_before_it_is_read() {
+    let lying = b"\x52\x49\x46\x46\x52\x00\x00\x00\x57\x45\x42\x50\x56\x50\x38\x58\x0a\x00\x00\x00\x08\x00\x00\x00\x7e\x00\x00\x03\x00\x00\x56\x50\x38\x4c\x12\x00\x00\x00\x2f\x07\xc0\x00\x00\x00\x10\x70\x81\x0a\xd8\xff\x02\x30\xcf\x30\xcf\x00\x45\x58\x49\x46\x94\x94\x94\x94\x00";
+    for auto_orient in [true, false] {
+        let mut opts = options(64, true);
+        opts.auto_orient = auto_orient;
+        let err = process_avatar(lying, &opts).expect_err("refused");
+        assert!(matches!(err, ImageError::Invalid(_)), "{err:?}");
+        assert_eq!(err.to_string(), "the WebP image is truncated");
+    }
+}
+
 #[test]
 fn random_bytes_are_unsupported() {
     let err = error(b"this is not an image at all");

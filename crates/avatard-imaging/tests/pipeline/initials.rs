@@ -69,3 +69,23 @@ fn markup_that_breaks_the_svg_is_an_error_not_a_panic() {
     let svg = initials::svg("<b>bold</b>", 64, false);
     assert!(initials::rasterize(&svg, RasterFormat::Png).is_err());
 }
+
+/// The same names rendered to pixels: the document made for rasterising escapes what XML needs
+/// escaped and drops what it cannot hold, so `?format=png` of any name draws an image.
+#[test]
+fn any_name_rasterises_from_its_raster_document() {
+    for name in ["<b>bold</b>", "&amp", "<", ">x", "\u{1}x", "a\u{FFFF}"] {
+        for all_initials in [false, true] {
+            let svg = initials::raster_svg(name, 48, all_initials);
+            let png = initials::rasterize(&svg, RasterFormat::Png)
+                .unwrap_or_else(|err| panic!("{name:?}: {err}"));
+            let image = image::load_from_memory_with_format(&png, ImageFormat::Png).unwrap();
+            assert_eq!((image.width(), image.height()), (48, 48), "{name:?}");
+        }
+    }
+    // Where nothing needs escaping the two documents are the same bytes.
+    assert_eq!(
+        initials::raster_svg("Zaphod Beeblebrox", 64, true),
+        initials::svg("Zaphod Beeblebrox", 64, true)
+    );
+}

@@ -250,3 +250,23 @@ async fn a_name_seen_as_unknown_shows_its_new_user_soon_and_their_avatar_at_once
     );
     assert_eq!(server.avatar_bytes("latecomer").await.0, "image/png");
 }
+
+/// Rocket.Chat's initials SVG holds the initial unescaped, so some names make no well-formed XML;
+/// their PNG and JPEG renditions are still images, never a 500.
+#[tokio::test]
+async fn initials_of_any_name_render_to_png_and_jpeg() {
+    let server = Server::start().await;
+    for name in ["@%3Cb%3E", "@%26x", "@%01x", "%3Cscript%3E", "@%EF%BF%BF"] {
+        for format in ["png", "jpg"] {
+            let response = server
+                .avatar(&format!("/avatar/{name}?format={format}"))
+                .await;
+            assert_eq!(response.status(), 200, "{name} as {format}");
+            let bytes = response.bytes().await.unwrap();
+            assert!(
+                image::load_from_memory(&bytes).is_ok(),
+                "{name} as {format}"
+            );
+        }
+    }
+}
