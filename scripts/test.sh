@@ -7,6 +7,7 @@
 #   3. The integration suite again with every server on PostgreSQL + S3, plus the two-replica tests.
 #   4. The end-to-end test (the published rocketchat-api client) on both configurations.
 #   5. schemathesis against the OpenAPI document (scripts/schemathesis.sh).
+#   6. A smoke run of every fuzz target over its corpus (scripts/fuzz-smoke.sh; builds with nightly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -33,3 +34,6 @@ AVATARD_TEST_SCALE_OUT=1 .venv/bin/python -m pytest tests/e2e -q -p no:cacheprov
 
 echo "== OpenAPI: schemathesis against /api/openapi.json (no 5xx, answers as documented)"
 scripts/schemathesis.sh
+
+echo "== Fuzzing: every cargo-fuzz target over its checked-in corpus, 10 s each"
+bash scripts/fuzz-smoke.sh
