@@ -10,14 +10,14 @@
 
 use std::cell::RefCell;
 
-use avatard_http::fuzzing::{Kind, Schema, read_params};
+use avatard_http::fuzzing::{CREATION, REGISTRATION, SET_AVATAR, Schema, read_params};
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::runtime::{Builder, Runtime};
 
-// The schemas and forms below are copies of the private ones in crates/avatard-http/src/api
-// (avatars.rs SET_AVATAR, users.rs REGISTRATION and CREATION); keep them in step.
+// The schemas are the server's own (re-exported by avatard_http::fuzzing); the forms below mirror
+// the private ones in crates/avatard-http/src/api (avatars.rs, users.rs) that they deserialize to.
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -25,15 +25,6 @@ struct SetAvatar {
     #[serde(rename = "avatarUrl")]
     avatar_url: Option<String>,
 }
-
-const SET_AVATAR: Schema = Schema {
-    required: &[],
-    optional: &[
-        ("avatarUrl", Kind::StringOrNull),
-        ("userId", Kind::StringOrNull),
-        ("username", Kind::StringOrNull),
-    ],
-};
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -43,20 +34,6 @@ struct Registration {
     pass: String,
     name: Option<String>,
 }
-
-const REGISTRATION: Schema = Schema {
-    required: &[
-        ("username", Kind::String),
-        ("email", Kind::String),
-        ("pass", Kind::String),
-    ],
-    optional: &[
-        ("name", Kind::StringOrNull),
-        ("secret", Kind::StringOrNull),
-        ("reason", Kind::StringOrNull),
-        ("customFields", Kind::ObjectOrNull),
-    ],
-};
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -69,29 +46,6 @@ struct Creation {
     roles: Option<Vec<String>>,
     verified: Option<bool>,
 }
-
-const CREATION: Schema = Schema {
-    required: &[
-        ("email", Kind::String),
-        ("name", Kind::String),
-        ("password", Kind::String),
-        ("username", Kind::String),
-    ],
-    optional: &[
-        ("active", Kind::Boolean),
-        ("bio", Kind::String),
-        ("nickname", Kind::String),
-        ("statusText", Kind::String),
-        ("roles", Kind::StringArray),
-        ("joinDefaultChannels", Kind::Boolean),
-        ("requirePasswordChange", Kind::Boolean),
-        ("setRandomPassword", Kind::Boolean),
-        ("sendWelcomeEmail", Kind::Boolean),
-        ("verified", Kind::Boolean),
-        ("customFields", Kind::Object),
-        ("fields", Kind::String),
-    ],
-};
 
 thread_local! {
     static RUNTIME: RefCell<Runtime> =

@@ -136,6 +136,11 @@ pub mod fuzzing {
 
     pub use crate::params::{Kind, Schema};
 
+    /// The body schemas of `users.setAvatar`, `users.register` and `users.create`.
+    pub const SET_AVATAR: Schema = crate::api::avatars::SET_AVATAR;
+    pub const REGISTRATION: Schema = crate::api::users::REGISTRATION;
+    pub const CREATION: Schema = crate::api::users::CREATION;
+
     /// `users.setAvatar`'s multipart parser over a body that arrives in `chunks`: the file and the
     /// text fields, or the error's message.
     pub async fn read_image_form(

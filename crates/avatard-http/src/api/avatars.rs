@@ -24,7 +24,7 @@ struct SetAvatar {
     avatar_url: Option<String>,
 }
 
-const SET_AVATAR: Schema = Schema {
+pub(crate) const SET_AVATAR: Schema = Schema {
     required: &[],
     optional: &[
         ("avatarUrl", Kind::StringOrNull),

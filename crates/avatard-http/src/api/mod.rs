@@ -1,14 +1,14 @@
 //! The Rocket.Chat REST surface under `/api`. One module per resource family; every handler has the
 //! same shape: extract → call the domain → answer in Rocket.Chat's envelope.
 
-mod avatars;
+pub(crate) mod avatars;
 mod events;
 mod info;
 mod openapi;
 mod permissions;
 mod session;
 mod settings;
-mod users;
+pub(crate) mod users;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};

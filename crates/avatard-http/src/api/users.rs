@@ -47,7 +47,7 @@ struct Registration {
 
 /// Rocket.Chat's `isUserRegisterParamsPOST`; `secret`, `reason` and `customFields` are accepted
 /// for compatibility and have no effect here.
-const REGISTRATION: Schema = Schema {
+pub(crate) const REGISTRATION: Schema = Schema {
     required: &[
         ("username", Kind::String),
         ("email", Kind::String),
@@ -91,7 +91,7 @@ struct Creation {
 
 /// R8.2: the fields Rocket.Chat accepts; those about features this server does not have (channels,
 /// mail, custom fields) are accepted and have no effect.
-const CREATION: Schema = Schema {
+pub(crate) const CREATION: Schema = Schema {
     required: &[
         ("email", Kind::String),
         ("name", Kind::String),
