@@ -25,6 +25,8 @@ fn options(len: usize) -> AvatarOptions {
         size,
         resize,
         auto_orient,
+        animated: true,
+        output: None,
         limits: Limits::default(),
     }
 }
@@ -51,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
     let expected_format = match input_format {
         Format::Jpeg => Format::Jpeg,
         Format::WebP => Format::WebP,
-        Format::Png | Format::Gif | Format::Svg => Format::Png,
+        Format::Avif => Format::Avif,
+        Format::Gif if avatar.frames > 1 => Format::Gif,
+        Format::Png | Format::Gif | Format::Svg | Format::Bmp | Format::Ico | Format::Tiff => {
+            Format::Png
+        }
     };
     assert_eq!(avatar.format, expected_format);
     if opts.resize {
@@ -75,6 +81,8 @@ fuzz_target!(|data: &[u8]| {
             size: 16,
             resize: true,
             auto_orient: false,
+            animated: true,
+            output: None,
             limits: Limits::default(),
         };
         let small = process_avatar(&avatar.bytes, &rendition)

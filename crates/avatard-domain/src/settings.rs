@@ -87,6 +87,9 @@ const fn string(id: &'static str, default: &'static str) -> SettingDefinition {
 pub const ALLOW_USER_AVATAR_CHANGE: &str = "Accounts_AllowUserAvatarChange";
 pub const AVATAR_RESIZE: &str = "Accounts_AvatarResize";
 pub const AVATAR_SIZE: &str = "Accounts_AvatarSize";
+/// Not Rocket.Chat's (which keeps only a GIF's first frame): whether animated GIF, WebP and APNG
+/// avatars stay animated.
+pub const AVATAR_ANIMATED: &str = "Accounts_AvatarAnimated";
 pub const AVATAR_CACHE_TIME: &str = "Accounts_AvatarCacheTime";
 pub const AVATAR_BLOCK_UNAUTHENTICATED_ACCESS: &str = "Accounts_AvatarBlockUnauthenticatedAccess";
 pub const AVATAR_EXTERNAL_PROVIDER_URL: &str = "Accounts_AvatarExternalProviderUrl";
@@ -129,6 +132,7 @@ pub static DEFINITIONS: &[SettingDefinition] = &[
     boolean(ALLOW_USER_AVATAR_CHANGE, true),
     boolean(AVATAR_RESIZE, true),
     int(AVATAR_SIZE, 200),
+    boolean(AVATAR_ANIMATED, true),
     int(AVATAR_CACHE_TIME, 3600),
     boolean(AVATAR_BLOCK_UNAUTHENTICATED_ACCESS, false),
     string(AVATAR_EXTERNAL_PROVIDER_URL, ""),

@@ -121,6 +121,9 @@ async fn avatar(state: AppState, request: Request) -> Response {
         size: params.size.as_deref(),
         format: params.format.as_deref(),
         version: params.version(),
+        accept: headers
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok()),
     };
     match view_of(&state, &rest, variant).await {
         Ok(Some(view)) => respond(&state, &rest, view, &params, audience, headers),
@@ -160,12 +163,16 @@ fn respond(
     audience: &str,
     headers: &HeaderMap,
 ) -> Response {
-    let (image, revalidate, version) = match &view {
+    let (image, revalidate, version, negotiated) = match &view {
         AvatarView::NotFound => return unknown_user_id(headers),
         AvatarView::ProviderFailed => return StatusCode::BAD_GATEWAY.into_response(),
         AvatarView::Proxied(proxied) => return proxied_response(state, params, audience, proxied),
-        AvatarView::Stored { image, version } => (image, true, Some(version.as_str())),
-        AvatarView::Initials { image, revalidate } => (image, *revalidate, None),
+        AvatarView::Stored {
+            image,
+            version,
+            negotiated,
+        } => (image, true, Some(version.as_str()), *negotiated),
+        AvatarView::Initials { image, revalidate } => (image, *revalidate, None, false),
     };
     let requested_version = params.version();
     if let Some(requested) = requested_version
@@ -191,6 +198,9 @@ fn respond(
     );
     h.insert(header::ETAG, header_value(&image.etag));
     h.insert(header::LAST_MODIFIED, header_value(&image.last_modified));
+    if negotiated {
+        h.append(header::VARY, HeaderValue::from_static("Accept"));
+    }
     response
 }
 

@@ -1,15 +1,26 @@
-//! Bounded raster decoding and EXIF orientation.
+//! Bounded decoding of still raster images.
 //!
-//! The header is read first and its declared dimensions are checked before a
-//! single pixel buffer exists; the decoder then runs with `image::Limits` as
-//! a second line of defence. GIF and animated WebP yield their first frame
-//! only, which is what `ImageDecoder::read_image` decodes.
+//! The header is read first and its declared dimensions are checked before a single pixel buffer
+//! exists; the decoder then runs with `image::Limits` as a second line of defence. The EXIF
+//! orientation and the ICC profile are read from the header too and handed back with the pixels,
+//! so the pipeline can apply them to the downsized image, where they cost least. GIF, animated
+//! WebP and APNG yield their first frame here ([`crate::animation`] decodes all of them).
 
 use std::io::Cursor;
 
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
-use crate::{ImageError, Limits};
+use crate::{Format, ImageError, Limits};
+
+/// Pixels and what must still be done to them to show them as intended.
+pub(crate) struct Decoded {
+    pub image: DynamicImage,
+    /// The EXIF orientation, when it was asked for.
+    pub orientation: Option<Orientation>,
+    /// The embedded ICC profile, if any.
+    pub icc: Option<Vec<u8>>,
+}
 
 /// The width and height a raster image declares in its header, without decoding pixels; `None`
 /// for SVG and for anything unreadable.
@@ -23,25 +34,28 @@ pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
         .ok()
 }
 
-/// The `image` crate's name for a raster format; `None` for SVG.
-pub(crate) fn raster_format(format: crate::Format) -> Option<ImageFormat> {
+/// The `image` crate's name for a raster format it decodes; `None` for SVG and AVIF.
+pub(crate) fn raster_format(format: Format) -> Option<ImageFormat> {
     match format {
-        crate::Format::Png => Some(ImageFormat::Png),
-        crate::Format::Jpeg => Some(ImageFormat::Jpeg),
-        crate::Format::Gif => Some(ImageFormat::Gif),
-        crate::Format::WebP => Some(ImageFormat::WebP),
-        crate::Format::Svg => None,
+        Format::Png => Some(ImageFormat::Png),
+        Format::Jpeg => Some(ImageFormat::Jpeg),
+        Format::Gif => Some(ImageFormat::Gif),
+        Format::WebP => Some(ImageFormat::WebP),
+        Format::Bmp => Some(ImageFormat::Bmp),
+        Format::Ico => Some(ImageFormat::Ico),
+        Format::Tiff => Some(ImageFormat::Tiff),
+        Format::Svg | Format::Avif => None,
     }
 }
 
-/// Decodes an image of `format` within `limits`, optionally turning it
-/// upright according to its EXIF orientation.
+/// Decodes the first frame of a raster image of `format` within `limits`, reading its EXIF
+/// orientation when `auto_orient` is set.
 pub(crate) fn decode(
     bytes: &[u8],
     format: ImageFormat,
     limits: &Limits,
     auto_orient: bool,
-) -> Result<DynamicImage, ImageError> {
+) -> Result<Decoded, ImageError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     // Only the allocation cap while reading the header: the dimension check
     // below must see the declared size so that the refusal can name it.
@@ -74,11 +88,34 @@ pub(crate) fn decode(
     } else {
         None
     };
-    let mut image = DynamicImage::from_decoder(decoder).map_err(ImageError::from_decoder)?;
-    if let Some(orientation) = orientation {
-        image.apply_orientation(orientation);
-    }
-    Ok(image)
+    // A broken profile only loses colour accuracy: the pixels are still good.
+    let icc = decoder.icc_profile().ok().flatten();
+    let image = DynamicImage::from_decoder(decoder).map_err(ImageError::from_decoder)?;
+    Ok(Decoded {
+        image,
+        orientation,
+        icc,
+    })
+}
+
+/// The top-level chunks of a WebP file (`id`, payload), up to the first one that does not fit.
+pub(crate) fn webp_chunks(bytes: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
+    let mut pos = 12; // after "RIFF", the RIFF size and "WEBP"
+    std::iter::from_fn(move || {
+        let header = bytes.get(pos..pos + 8)?;
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let payload = bytes.get(pos + 8..(pos + 8).checked_add(size)?)?;
+        // Chunks are padded to an even length.
+        pos = pos + 8 + size + (size & 1);
+        Some(([header[0], header[1], header[2], header[3]], payload))
+    })
+}
+
+/// Whether a WebP holds lossy (VP8) data, still or in any animation frame.
+pub(crate) fn webp_is_lossy(bytes: &[u8]) -> bool {
+    webp_chunks(bytes).any(|(id, payload)| {
+        id == *b"VP8 " || (id == *b"ANMF" && payload.windows(4).any(|w| w == b"VP8 "))
+    })
 }
 
 /// image-webp allocates whatever a chunk header declares before reading it (`image` does not pass
@@ -86,21 +123,15 @@ pub(crate) fn decode(
 /// aborts the process wherever address space is limited (found by `fuzz/`, image_pipeline). Every
 /// chunk must fit in the file, as in any intact WebP.
 fn ensure_webp_chunks_fit(bytes: &[u8]) -> Result<(), ImageError> {
-    let truncated = || ImageError::Invalid("the WebP image is truncated".into());
-    let mut pos = 12; // after "RIFF", the RIFF size and "WEBP"
-    while pos < bytes.len() {
-        let header = bytes.get(pos..pos + 8).ok_or_else(truncated)?;
-        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
-        // Chunks are padded to an even length.
-        let end = (pos + 8)
-            .checked_add(size + (size & 1))
-            .ok_or_else(truncated)?;
-        if pos + 8 + size > bytes.len() {
-            return Err(truncated());
-        }
-        pos = end;
+    let walked: usize = webp_chunks(bytes)
+        .map(|(_, payload)| 8 + payload.len() + (payload.len() & 1))
+        .sum();
+    // Every chunk was whole, except that the last one may omit its padding byte.
+    if 12 + walked >= bytes.len() {
+        Ok(())
+    } else {
+        Err(ImageError::Invalid("the WebP image is truncated".into()))
     }
-    Ok(())
 }
 
 /// `image` runs zune-jpeg in lenient mode, which pads a truncated scan with

@@ -13,9 +13,25 @@ pub enum Format {
     Gif,
     WebP,
     Svg,
+    Bmp,
+    Ico,
+    Tiff,
+    Avif,
 }
 
 impl Format {
+    const ALL: [Format; 9] = [
+        Format::Png,
+        Format::Jpeg,
+        Format::Gif,
+        Format::WebP,
+        Format::Svg,
+        Format::Bmp,
+        Format::Ico,
+        Format::Tiff,
+        Format::Avif,
+    ];
+
     /// The MIME type to serve this format with.
     pub fn mime(self) -> &'static str {
         match self {
@@ -24,20 +40,16 @@ impl Format {
             Format::Gif => "image/gif",
             Format::WebP => "image/webp",
             Format::Svg => "image/svg+xml",
+            Format::Bmp => "image/bmp",
+            Format::Ico => "image/vnd.microsoft.icon",
+            Format::Tiff => "image/tiff",
+            Format::Avif => "image/avif",
         }
     }
 
     /// The format [`Format::mime`] names; `None` for any other type.
     pub fn from_mime(mime: &str) -> Option<Format> {
-        [
-            Format::Png,
-            Format::Jpeg,
-            Format::Gif,
-            Format::WebP,
-            Format::Svg,
-        ]
-        .into_iter()
-        .find(|format| format.mime() == mime)
+        Format::ALL.into_iter().find(|format| format.mime() == mime)
     }
 }
 
@@ -63,14 +75,24 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
 }
 
 fn sniff_supported(b: &[u8]) -> Option<Format> {
-    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(Format::Png)
-    } else if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some(Format::Jpeg)
-    } else if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
-        Some(Format::Gif)
+    let simple: &[(&[u8], Format)] = &[
+        (b"\x89PNG\r\n\x1a\n", Format::Png),
+        (&[0xFF, 0xD8, 0xFF], Format::Jpeg),
+        (b"GIF87a", Format::Gif),
+        (b"GIF89a", Format::Gif),
+        (b"II*\0", Format::Tiff),
+        (b"MM\0*", Format::Tiff),
+    ];
+    if let Some((_, format)) = simple.iter().find(|(magic, _)| b.starts_with(magic)) {
+        Some(*format)
     } else if b.len() >= 12 && b.starts_with(b"RIFF") && &b[8..12] == b"WEBP" {
         Some(Format::WebP)
+    } else if iso_bmff_image(b) == Some("AVIF") {
+        Some(Format::Avif)
+    } else if is_bmp(b) {
+        Some(Format::Bmp)
+    } else if is_ico(b) {
+        Some(Format::Ico)
     } else if is_svg(b) {
         Some(Format::Svg)
     } else {
@@ -83,8 +105,6 @@ fn sniff_refused(b: &[u8]) -> Option<&'static str> {
         return Some(name);
     }
     let simple: &[(&[u8], &'static str)] = &[
-        (b"II*\0", "TIFF"),
-        (b"MM\0*", "TIFF"),
         (b"%PDF-", "PDF"),
         (b"8BPS", "PSD"),
         (b"qoif", "QOI"),
@@ -94,16 +114,10 @@ fn sniff_refused(b: &[u8]) -> Option<&'static str> {
         (b"\0\0\0\x0CJXL \r\n\x87\n", "JPEG XL"),
         (b"\0\0\0\x0CjP  \r\n\x87\n", "JPEG 2000"),
     ];
-    if let Some((_, name)) = simple.iter().find(|(magic, _)| b.starts_with(magic)) {
-        return Some(name);
-    }
-    if is_bmp(b) {
-        Some("BMP")
-    } else if is_ico(b) {
-        Some("ICO")
-    } else {
-        None
-    }
+    simple
+        .iter()
+        .find(|(magic, _)| b.starts_with(magic))
+        .map(|(_, name)| *name)
 }
 
 /// HEIF containers (HEIC, AVIF) are ISO-BMFF files whose first box is `ftyp`;
@@ -244,26 +258,34 @@ mod tests {
     fn refused_formats_are_named() {
         let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
         assert_eq!(sniff(heic), Sniffed::Unsupported("HEIC"));
-        let avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf";
-        assert_eq!(sniff(avif), Sniffed::Unsupported("AVIF"));
-        // Generic HEIF major brand with AVIF listed as compatible is AVIF.
-        let avif2 = b"\0\0\0\x18ftypmif1\0\0\0\0avifmiaf";
-        assert_eq!(sniff(avif2), Sniffed::Unsupported("AVIF"));
         // MP4 video is ISO-BMFF too but not an image.
         assert_eq!(
             sniff(b"\0\0\0\x18ftypisom\0\0\0\0isomiso2"),
             Sniffed::Unknown
         );
-        assert_eq!(sniff(b"II*\0\x08\0\0\0"), Sniffed::Unsupported("TIFF"));
-        assert_eq!(sniff(b"MM\0*\0\0\0\x08"), Sniffed::Unsupported("TIFF"));
         assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Unsupported("PDF"));
+        assert_eq!(
+            sniff(b"\0\0\0\x0CJXL \r\n\x87\n...."),
+            Sniffed::Unsupported("JPEG XL")
+        );
+    }
+
+    #[test]
+    fn container_and_legacy_signatures() {
+        let avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf";
+        assert_eq!(sniff(avif), Sniffed::Supported(Format::Avif));
+        // Generic HEIF major brand with AVIF listed as compatible is AVIF.
+        let avif2 = b"\0\0\0\x18ftypmif1\0\0\0\0avifmiaf";
+        assert_eq!(sniff(avif2), Sniffed::Supported(Format::Avif));
+        assert_eq!(sniff(b"II*\0\x08\0\0\0"), Sniffed::Supported(Format::Tiff));
+        assert_eq!(sniff(b"MM\0*\0\0\0\x08"), Sniffed::Supported(Format::Tiff));
         let mut bmp = b"BM\x46\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0".to_vec();
         bmp.resize(64, 0);
-        assert_eq!(sniff(&bmp), Sniffed::Unsupported("BMP"));
+        assert_eq!(sniff(&bmp), Sniffed::Supported(Format::Bmp));
         assert_eq!(sniff(b"BMW is a car brand"), Sniffed::Unknown);
         assert_eq!(
             sniff(b"\0\0\x01\0\x01\0\x10\x10"),
-            Sniffed::Unsupported("ICO")
+            Sniffed::Supported(Format::Ico)
         );
         assert_eq!(sniff(b"\0\0\x01\0\0\0"), Sniffed::Unknown);
     }
@@ -275,6 +297,9 @@ mod tests {
         assert_eq!(Format::Gif.mime(), "image/gif");
         assert_eq!(Format::WebP.mime(), "image/webp");
         assert_eq!(Format::Svg.mime(), "image/svg+xml");
+        for format in Format::ALL {
+            assert_eq!(Format::from_mime(format.mime()), Some(format));
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! are laid out and can reach neither the file system nor system fonts, and
 //! decoder panics are turned into errors.
 
+mod animation;
 mod avatar;
+mod color;
 mod decode;
 mod encode;
 mod error;
@@ -15,11 +17,14 @@ mod fonts;
 mod format;
 pub mod initials;
 mod limits;
+mod picture;
 mod resize;
 mod svg;
 
+pub use animation::frames;
 pub use avatar::{Avatar, AvatarOptions, process_avatar};
 pub use decode::dimensions;
+pub use encode::Encoding;
 pub use error::ImageError;
 pub use format::{Format, Sniffed, sniff};
 pub use limits::Limits;

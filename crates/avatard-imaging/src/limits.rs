@@ -18,6 +18,11 @@ pub struct Limits {
     pub max_alloc: u64,
     /// Maximum XML nodes in an SVG document, counted after `<use>` expansion.
     pub max_svg_nodes: usize,
+    /// Maximum frames an animation may declare.
+    pub max_frames: u32,
+    /// Maximum canvas pixels summed over all frames of an animation: it bounds the decoding and
+    /// resizing work an upload can ask for, whatever mix of frame size and count it uses.
+    pub max_animation_pixels: u64,
 }
 
 impl Default for Limits {
@@ -27,6 +32,8 @@ impl Default for Limits {
             max_dimension: 16_384,
             max_alloc: 256 * 1024 * 1024,
             max_svg_nodes: 10_000,
+            max_frames: 1_000,
+            max_animation_pixels: 64_000_000,
         }
     }
 }
@@ -44,6 +51,30 @@ impl Limits {
             return Err(ImageError::TooLarge(format!(
                 "image dimensions {width}x{height} exceed the limit of {} pixels per side",
                 self.max_dimension
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses an animation of `frames` canvases of `width`×`height` beyond the frame limits.
+    pub(crate) fn check_animation(
+        &self,
+        width: u32,
+        height: u32,
+        frames: u32,
+    ) -> Result<(), ImageError> {
+        if frames > self.max_frames {
+            return Err(ImageError::TooLarge(format!(
+                "the animation has {frames} frames, more than the limit of {}",
+                self.max_frames
+            )));
+        }
+        let total = u64::from(width) * u64::from(height) * u64::from(frames);
+        if total > self.max_animation_pixels {
+            return Err(ImageError::TooLarge(format!(
+                "the animation has {frames} frames of {width}x{height}, more than the limit of {} \
+                 pixels over all frames",
+                self.max_animation_pixels
             )));
         }
         Ok(())

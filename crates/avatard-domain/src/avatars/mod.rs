@@ -348,6 +348,8 @@ impl Avatars {
             size,
             resize: self.settings.bool(settings::AVATAR_RESIZE),
             auto_orient: self.settings.bool(settings::ROTATE_IMAGES),
+            animated: self.settings.bool(settings::AVATAR_ANIMATED),
+            output: None,
             limits: Limits::default(),
         };
         self.on_image_pool(move || avatard_imaging::process_avatar(&bytes, &options))
@@ -410,7 +412,9 @@ impl Avatars {
             .collect();
         let mut removed = 0;
         for blob in self.blobs.list().await? {
-            if blob.written_at < cutoff && !referenced.contains(&blob.key) {
+            // A rendition (`<key>.<suffix>`, see `serve::rendition`) lives as long as its avatar.
+            let avatar_key = blob.key.split_once('.').map_or(&*blob.key, |(key, _)| key);
+            if blob.written_at < cutoff && !referenced.contains(avatar_key) {
                 self.blobs.delete(&blob.key).await?;
                 removed += 1;
             }

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use avatard_imaging::{AvatarOptions, Limits, initials};
+use avatard_imaging::{AvatarOptions, Encoding, Format, Limits, initials};
 use bytes::Bytes;
 
 use super::Avatars;
@@ -36,6 +36,9 @@ pub struct Representation {
     pub last_modified: String,
     /// The smaller of width and height, for a stored image; renditions are never larger.
     pub(super) shorter_side: Option<u32>,
+    /// Whether a stored image is animated: renditions in formats that cannot animate are stills,
+    /// so content negotiation does not offer those.
+    pub(super) animated: bool,
 }
 
 /// What the server shows for an avatar request.
@@ -45,6 +48,9 @@ pub enum AvatarView {
     Stored {
         image: Arc<Representation>,
         version: String,
+        /// The format was chosen from the request's `Accept` (no `?format=`): caches must
+        /// `Vary: Accept`.
+        negotiated: bool,
     },
     /// A generated initials image.
     Initials {
@@ -60,20 +66,25 @@ pub enum AvatarView {
     ProviderFailed,
 }
 
-/// The representation a request asks for besides the user: the raw `?size=` and `?format=`, and
-/// the avatar version (`?etag=`) the client believes current.
+/// The representation a request asks for besides the user: the raw `?size=` and `?format=`, the
+/// avatar version (`?etag=`) the client believes current, and the `Accept` header.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Variant<'a> {
     pub size: Option<&'a str>,
     pub format: Option<&'a str>,
     pub version: Option<&'a str>,
+    pub accept: Option<&'a str>,
 }
 
 /// Names a representation by everything that determines its bytes.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub(super) enum RepresentationKey {
-    /// A stored avatar; `size` is `None` for the stored file itself.
-    Stored { blob_key: String, size: Option<u32> },
+    /// A stored avatar; `size` and `encoding` are `None` for the stored file itself.
+    Stored {
+        blob_key: String,
+        size: Option<u32>,
+        encoding: Option<Encoding>,
+    },
     Initials {
         name: String,
         all_initials: bool,
@@ -200,13 +211,23 @@ impl Avatars {
                 _ => return Ok(self.missing_blob(&avatar)),
             }
         };
-        let image = match rendition_size(variant.size, &master) {
-            Some(size) => self.rendition(&avatar, master, size).await?,
-            None => master,
+        let size = rendition_size(variant.size, &master);
+        let (encoding, negotiated) = match variant.format {
+            Some(name) => (Encoding::from_name(name), false),
+            None => (negotiate(variant.accept, &master), true),
+        };
+        // Asking for the stored format by name is asking for the stored file.
+        let encoding =
+            encoding.filter(|e| Some(e.format()) != Format::from_mime(master.content_type));
+        let image = if size.is_none() && encoding.is_none() {
+            master
+        } else {
+            self.rendition(&avatar, master, size, encoding).await?
         };
         Ok(Some(AvatarView::Stored {
             image,
             version: avatar.etag.clone(),
+            negotiated,
         }))
     }
 
@@ -222,6 +243,7 @@ impl Avatars {
         let key = RepresentationKey::Stored {
             blob_key: avatar.blob_key.clone(),
             size: None,
+            encoding: None,
         };
         if let Some(image) = self.representations.get(&key).await {
             return Ok(Some(image));
@@ -236,48 +258,82 @@ impl Avatars {
             etag: format!("\"{}\"", avatar.etag),
             last_modified: httpdate::fmt_http_date(avatar.uploaded_at.into()),
             shorter_side: avatard_imaging::dimensions(&body).map(|(w, h)| w.min(h)),
+            animated: avatard_imaging::frames(&body) > 1,
             body,
         });
         self.representations.insert(key, image.clone()).await;
         Ok(Some(image))
     }
 
-    /// A smaller copy of the stored avatar, made once (concurrent requests wait for the first).
+    /// The stored avatar at another size or in another format, made once: concurrent requests
+    /// wait for the first, and the result is kept in the blob store beside the stored file, so
+    /// other replicas and restarts do not encode it again.
     async fn rendition(
         &self,
         avatar: &AvatarRecord,
         master: Arc<Representation>,
-        size: u32,
+        size: Option<u32>,
+        encoding: Option<Encoding>,
     ) -> Result<Arc<Representation>> {
         let key = RepresentationKey::Stored {
             blob_key: avatar.blob_key.clone(),
-            size: Some(size),
+            size,
+            encoding,
         };
-        let etag = format!("\"{}-{size}\"", avatar.etag);
+        let suffix = rendition_suffix(size, encoding);
+        let blob_key = format!("{}.{suffix}", avatar.blob_key);
+        let etag = format!("\"{}-{suffix}\"", avatar.etag);
         self.representations
             .try_get_with(key, async move {
-                let options = AvatarOptions {
-                    size,
-                    resize: true,
-                    // The stored file is already upright.
-                    auto_orient: false,
-                    limits: Limits::default(),
+                let body = match self.blobs.get(&blob_key).await? {
+                    Some(body) => body,
+                    None => {
+                        let body = self.render(&master, size, encoding).await?;
+                        // Only a cache: the next request makes it again if this write fails.
+                        if let Err(err) = self.blobs.put(&blob_key, body.clone()).await {
+                            tracing::warn!(key = %blob_key, %err, "could not keep a rendition");
+                        }
+                        body
+                    }
                 };
-                let body = master.body.clone();
-                let resized = self
-                    .on_image_pool(move || avatard_imaging::process_avatar(&body, &options))
-                    .await?
-                    .map_err(Error::internal)?;
+                let format = Format::from_mime(master.content_type);
                 Ok(Arc::new(Representation {
-                    body: Bytes::from(resized.bytes),
-                    content_type: master.content_type,
+                    content_type: encoding
+                        .map(Encoding::format)
+                        .or(format)
+                        .map_or(master.content_type, Format::mime),
                     etag,
                     last_modified: master.last_modified.clone(),
-                    shorter_side: Some(size),
+                    shorter_side: avatard_imaging::dimensions(&body).map(|(w, h)| w.min(h)),
+                    animated: avatard_imaging::frames(&body) > 1,
+                    body,
                 }))
             })
             .await
             .map_err(|err: Arc<Error>| (*err).clone())
+    }
+
+    async fn render(
+        &self,
+        master: &Representation,
+        size: Option<u32>,
+        encoding: Option<Encoding>,
+    ) -> Result<Bytes> {
+        let options = AvatarOptions {
+            size: size.or(master.shorter_side).unwrap_or(200),
+            resize: size.is_some(),
+            // The stored file is already upright and in sRGB.
+            auto_orient: false,
+            animated: true,
+            output: encoding,
+            limits: Limits::default(),
+        };
+        let body = master.body.clone();
+        let rendition = self
+            .on_image_pool(move || avatard_imaging::process_avatar(&body, &options))
+            .await?
+            .map_err(Error::internal)?;
+        Ok(Bytes::from(rendition.bytes))
     }
 
     /// The initials image (R6.8) at `?size=`, as SVG or, for `?format=png|jpg|jpeg`, rasterised.
@@ -322,6 +378,7 @@ impl Avatars {
                     content_type,
                     last_modified: INITIALS_LAST_MODIFIED.to_owned(),
                     shorter_side: None,
+                    animated: false,
                 }))
             })
             .await
@@ -344,4 +401,49 @@ fn rendition_size(size: Option<&str>, master: &Representation) -> Option<u32> {
     size?;
     let size = initials::view_size(size);
     (size < master.shorter_side?).then_some(size)
+}
+
+/// Names a rendition in its blob key and entity tag: `64` for a size, `webp` for a format,
+/// `64.webp` for both.
+fn rendition_suffix(size: Option<u32>, encoding: Option<Encoding>) -> String {
+    let format = encoding.map(|encoding| match encoding {
+        Encoding::Png => "png",
+        Encoding::Jpeg => "jpg",
+        Encoding::Gif => "gif",
+        Encoding::WebP { .. } => "webp",
+        Encoding::Avif => "avif",
+    });
+    match (size, format) {
+        (Some(size), Some(format)) => format!("{size}.{format}"),
+        (Some(size), None) => size.to_string(),
+        (None, Some(format)) => format.to_owned(),
+        (None, None) => String::new(),
+    }
+}
+
+/// The format a client that sent `accept` is best served: AVIF for stills, then WebP, when it
+/// accepts them (a `q=0` refuses); `None` keeps the stored format.
+fn negotiate(accept: Option<&str>, master: &Representation) -> Option<Encoding> {
+    let accept = accept?;
+    let accepts = |mime: &str| {
+        accept.split(',').any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            parts.next().is_some_and(|m| m.eq_ignore_ascii_case(mime))
+                && !parts.any(|p| {
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                })
+        })
+    };
+    let stored = Format::from_mime(master.content_type)?;
+    if accepts("image/avif") && !master.animated {
+        Some(Encoding::Avif)
+    } else if accepts("image/webp") {
+        // Graphics stay exact; photos take lossy WebP, as sharp writes it.
+        let lossless = matches!(stored, Format::Png | Format::Gif);
+        Some(Encoding::WebP { lossless })
+    } else {
+        None
+    }
 }

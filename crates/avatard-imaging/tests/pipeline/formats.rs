@@ -2,14 +2,15 @@
 //! exact size, decodability, fit mode and metadata stripping.
 
 use crate::common::*;
-use avatard_imaging::{Avatar, Format, Limits, process_avatar};
-use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
+use avatard_imaging::{Avatar, Encoding, Format, Limits, process_avatar};
+use image::{DynamicImage, ImageEncoder, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 
 fn decoded(avatar: &Avatar) -> DynamicImage {
     let format = match avatar.format {
         Format::Png => ImageFormat::Png,
         Format::Jpeg => ImageFormat::Jpeg,
         Format::WebP => ImageFormat::WebP,
+        Format::Gif => ImageFormat::Gif,
         other => panic!("unexpected output format {other:?}"),
     };
     let image =
@@ -193,4 +194,134 @@ fn png_output_carries_no_text_or_exif_chunks() {
 fn mime_of_outputs() {
     let avatar = process_avatar(&gif(&disc(10, 10)), &options(16, true)).expect("processed");
     assert_eq!(avatar.format.mime(), "image/png");
+}
+
+fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, format).expect("encode");
+    out.into_inner()
+}
+
+#[test]
+fn bmp_ico_and_tiff_become_png() {
+    let opaque = DynamicImage::ImageRgb8(halves(120, 80));
+    let alpha = DynamicImage::ImageRgba8(disc(120, 80));
+    for (image, format, has_alpha) in [
+        (&opaque, ImageFormat::Bmp, false),
+        (&alpha, ImageFormat::Bmp, true),
+        (&opaque, ImageFormat::Tiff, false),
+        (&alpha, ImageFormat::Tiff, true),
+        (&alpha, ImageFormat::Ico, true),
+    ] {
+        let input = encoded(image, format);
+        let out = check(&input, Format::Png);
+        assert_eq!(out.color().has_alpha(), has_alpha, "{format:?}");
+    }
+}
+
+#[test]
+fn lossy_webp_and_avif_outputs_on_request() {
+    let input = png(&DynamicImage::ImageRgb8(halves(120, 80)));
+    let mut opts = options(64, true);
+    opts.output = Some(Encoding::WebP { lossless: false });
+    let webp = process_avatar(&input, &opts).expect("webp");
+    assert_eq!(webp.format, Format::WebP);
+    assert_eq!(&webp.bytes[12..16], b"VP8 ", "lossy VP8 data");
+    let decoded = decoded(&webp).to_rgb8();
+    assert!(close(decoded.get_pixel(5, 32).0, [255, 0, 0], 40));
+    assert!(close(decoded.get_pixel(58, 32).0, [0, 0, 255], 40));
+
+    opts.output = Some(Encoding::Avif);
+    let avif = process_avatar(&input, &opts).expect("avif");
+    assert_eq!(avif.format, Format::Avif);
+    assert_eq!(
+        avatard_imaging::sniff(&avif.bytes),
+        avatard_imaging::Sniffed::Supported(Format::Avif)
+    );
+    assert_eq!((avif.width, avif.height), (64, 64));
+}
+
+#[test]
+fn lossy_webp_stays_lossy_and_lossless_stays_lossless() {
+    let lossless = webp(&halves(120, 80));
+    let out = process_avatar(&lossless, &options(64, true)).expect("lossless");
+    assert_eq!(&out.bytes[12..16], b"VP8L");
+    let lossy = webp::Encoder::from_rgb(halves(120, 80).as_raw(), 120, 80)
+        .encode(90.0)
+        .to_vec();
+    let out = process_avatar(&lossy, &options(64, true)).expect("lossy");
+    assert_eq!(&out.bytes[12..16], b"VP8 ");
+}
+
+#[test]
+fn downscaling_averages_light_not_srgb_codes() {
+    // One-pixel black and white stripes: half the light of white. Averaging the codes would
+    // give 128; the sRGB code of 50% linear light is 188. Both the box pre-shrink (large
+    // reductions) and the direct Lanczos path (small ones) must get it right.
+    for (source, size) in [(800, 50), (100, 64)] {
+        let stripes = RgbImage::from_fn(source, source, |x, _| {
+            if x % 2 == 0 {
+                Rgb([0, 0, 0])
+            } else {
+                Rgb([255, 255, 255])
+            }
+        });
+        let input = png(&DynamicImage::ImageRgb8(stripes));
+        let out = decoded(&process_avatar(&input, &options(size, true)).expect("processed"));
+        let Rgb([r, g, b]) = *out.to_rgb8().get_pixel(size / 2, size / 2);
+        for c in [r, g, b] {
+            assert!((184..=192).contains(&c), "{source}->{size}: {c}");
+        }
+    }
+}
+
+#[test]
+fn transparent_pixels_do_not_bleed_their_hidden_colour() {
+    // Opaque white dots on fully transparent *red*: the red must never show.
+    let image = RgbaImage::from_fn(800, 800, |x, y| {
+        if (x + y) % 2 == 0 {
+            Rgba([255, 255, 255, 255])
+        } else {
+            Rgba([255, 0, 0, 0])
+        }
+    });
+    let out = decoded(
+        &process_avatar(&png(&DynamicImage::ImageRgba8(image)), &options(50, true)).expect("ok"),
+    );
+    let Rgba([r, g, b, a]) = *out.to_rgba8().get_pixel(25, 25);
+    assert!(g > 245 && b > 245 && r > 245, "{r},{g},{b}");
+    assert!((120..=136).contains(&a), "alpha {a}");
+}
+
+#[test]
+fn icc_tagged_pixels_are_converted_to_srgb() {
+    let pixels = RgbImage::from_pixel(64, 64, Rgb([200, 60, 60]));
+    let plain = jpeg(&pixels);
+    let mut tagged = Vec::new();
+    {
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut tagged, 95);
+        encoder
+            .set_icc_profile(moxcms::ColorProfile::new_display_p3().encode().expect("p3"))
+            .expect("profile");
+        encoder
+            .write_image(pixels.as_raw(), 64, 64, image::ExtendedColorType::Rgb8)
+            .expect("encode");
+    }
+    let centre = |input: &[u8]| {
+        let avatar = process_avatar(input, &options(32, true)).expect("processed");
+        decoded(&avatar).to_rgb8().get_pixel(16, 16).0
+    };
+    let [r0, g0, b0] = centre(&plain);
+    let [r1, g1, b1] = centre(&tagged);
+    // Display P3's red is beyond sRGB's: in sRGB the same colour is redder and less green/blue.
+    assert!(
+        r1 > r0 + 10 && g1 < g0 && b1 < b0,
+        "{r0},{g0},{b0} -> {r1},{g1},{b1}"
+    );
+    // And the profile itself is not carried over.
+    assert!(
+        !jpeg_segments(&process_avatar(&tagged, &options(32, true)).unwrap().bytes)
+            .iter()
+            .any(|(marker, data)| *marker == 0xE2 && data.starts_with(b"ICC_PROFILE"))
+    );
 }

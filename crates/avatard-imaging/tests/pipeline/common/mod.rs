@@ -14,6 +14,8 @@ pub fn options(size: u32, resize: bool) -> AvatarOptions {
         size,
         resize,
         auto_orient: true,
+        animated: true,
+        output: None,
         limits: Limits::default(),
     }
 }
