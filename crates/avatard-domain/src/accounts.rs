@@ -397,10 +397,8 @@ impl Accounts {
             .committed(&target.user.id, &target.user.username)
             .await;
         if let Some(key) = removed {
-            // The row is gone, so the blob is unreachable; failing to remove it only leaves garbage.
-            if let Err(err) = self.blobs.delete(&key).await {
-                tracing::warn!(%key, %err, "could not remove a deleted user's avatar blob");
-            }
+            // The row is gone, so the blob is unreachable.
+            crate::avatars::discard_blob(self.blobs.as_ref(), &key).await;
         }
         Ok(())
     }

@@ -152,6 +152,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn sweep_incomplete(&self) -> StoreResult<usize>;
     /// Every blob.
     async fn list(&self) -> StoreResult<Vec<BlobInfo>>;
+    /// The keys in one folder (the part of a key before its `/`): one user's blobs.
+    async fn list_folder(&self, folder: &str) -> StoreResult<Vec<String>>;
     /// Succeeds when the store answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -119,6 +119,24 @@ impl BlobStore for FileBlobStore {
             .map_err(backend)
     }
 
+    async fn list_folder(&self, folder: &str) -> StoreResult<Vec<String>> {
+        let dir = self.path_of(folder)?;
+        let folder = folder.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(err) => return Err(err),
+            };
+            entries
+                .map(|entry| Ok(format!("{folder}/{}", entry?.file_name().to_string_lossy())))
+                .collect()
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(backend)
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         tokio::fs::metadata(self.root.join(INCOMPLETE))
             .await

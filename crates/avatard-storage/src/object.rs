@@ -124,6 +124,19 @@ impl BlobStore for ObjectBlobStore {
             .await
     }
 
+    async fn list_folder(&self, folder: &str) -> StoreResult<Vec<String>> {
+        let prefix = format!("{}/", self.prefix);
+        self.store
+            .list(Some(&self.path_of(folder)))
+            .map_err(backend)
+            .map_ok(|meta| {
+                let key = meta.location.as_ref();
+                key.strip_prefix(&prefix).unwrap_or(key).to_owned()
+            })
+            .try_collect()
+            .await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.store
             .list_with_delimiter(Some(&self.prefix))

@@ -382,10 +382,7 @@ impl Avatars {
     }
 
     async fn discard_blob(&self, key: &str) {
-        // Unreferenced either way; a failure leaves only garbage, never a broken avatar.
-        if let Err(err) = self.blobs.delete(key).await {
-            tracing::warn!(%key, %err, "could not remove an unreferenced avatar blob");
-        }
+        discard_blob(self.blobs.as_ref(), key).await;
     }
 
     /// Remove blobs that no avatar record names and that are older than `grace`: writes whose commit
@@ -558,6 +555,28 @@ fn percent_encode_except(s: &str, keep: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Removes an avatar's bytes that nothing references any more, with the renditions made of them
+/// (`<key>.<suffix>`, see `serve::rendition`). Unreferenced either way: a failure leaves only
+/// garbage for the orphan sweep, never a broken avatar.
+pub(crate) async fn discard_blob(blobs: &dyn BlobStore, key: &str) {
+    let mut doomed = vec![key.to_owned()];
+    if let Some((folder, _)) = key.split_once('/') {
+        match blobs.list_folder(folder).await {
+            Ok(keys) => doomed.extend(keys.into_iter().filter(|other| {
+                other
+                    .strip_prefix(key)
+                    .is_some_and(|suffix| suffix.starts_with('.'))
+            })),
+            Err(err) => tracing::warn!(%key, %err, "could not list an avatar's renditions"),
+        }
+    }
+    for key in doomed {
+        if let Err(err) = blobs.delete(&key).await {
+            tracing::warn!(%key, %err, "could not remove an unreferenced avatar blob");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -283,16 +283,15 @@ impl Avatars {
         let suffix = rendition_suffix(size, encoding);
         let blob_key = format!("{}.{suffix}", avatar.blob_key);
         let etag = format!("\"{}-{suffix}\"", avatar.etag);
+        let avatar_key = avatar.blob_key.clone();
         self.representations
             .try_get_with(key, async move {
                 let body = match self.blobs.get(&blob_key).await? {
                     Some(body) => body,
                     None => {
                         let body = self.render(&master, size, encoding).await?;
-                        // Only a cache: the next request makes it again if this write fails.
-                        if let Err(err) = self.blobs.put(&blob_key, body.clone()).await {
-                            tracing::warn!(key = %blob_key, %err, "could not keep a rendition");
-                        }
+                        self.keep_rendition(&avatar_key, &blob_key, body.clone())
+                            .await;
                         body
                     }
                 };
@@ -311,6 +310,20 @@ impl Avatars {
             })
             .await
             .map_err(|err: Arc<Error>| (*err).clone())
+    }
+
+    /// Stores a rendition beside its avatar. Only a cache: the next request makes it again if the
+    /// write fails. When the avatar was replaced meanwhile, its discarding may have looked for
+    /// renditions before this one existed, so it goes again at once: a rendition never outlives
+    /// its avatar's bytes.
+    async fn keep_rendition(&self, avatar_key: &str, key: &str, body: Bytes) {
+        if let Err(err) = self.blobs.put(key, body).await {
+            tracing::warn!(%key, %err, "could not keep a rendition");
+            return;
+        }
+        if let Ok(None) = self.blobs.get(avatar_key).await {
+            super::discard_blob(self.blobs.as_ref(), avatar_key).await;
+        }
     }
 
     async fn render(

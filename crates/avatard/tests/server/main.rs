@@ -6,6 +6,7 @@ mod concurrency;
 mod crash;
 mod events;
 mod history;
+mod image_formats;
 mod limits;
 mod migrate_storage;
 mod openapi;
