@@ -110,7 +110,9 @@ fn keep_format(input: &[u8], format: Format, picture: &Picture) -> Encoding {
 
 fn render(input: &[u8], format: Format, opts: &AvatarOptions) -> Result<Picture, ImageError> {
     if format == Format::Avif {
-        return Err(ImageError::Unsupported("AVIF images are not supported".into()));
+        return Err(ImageError::Unsupported(
+            "AVIF images are not supported".into(),
+        ));
     }
     let Some(raster) = raster_format(format) else {
         let target = if opts.resize {

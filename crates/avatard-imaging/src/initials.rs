@@ -8,12 +8,15 @@
 mod entities;
 mod html;
 mod js;
+#[cfg(test)]
+mod raster_tests;
 
 use image::DynamicImage;
 
-use crate::ImageError;
 use crate::encode::{Encoding, encode};
+use crate::picture::Picture;
 use crate::svg::{self, Target};
+use crate::{ImageError, fonts};
 
 /// `getAvatarColor`'s palette, indexed by the name's UTF-16 length.
 const COLORS: [&str; 6] = [
@@ -23,6 +26,9 @@ const DEFAULT_SIZE: u32 = 200;
 const MIN_SIZE: u32 = 16;
 const MAX_SIZE: u32 = 1024;
 const MAX_INITIALS: usize = 3;
+/// How many characters of a part [`drawn_letter`] tries before settling for `?`:
+/// names come from URLs and can be long, and the search rescans markup.
+const MAX_CANDIDATES: usize = 64;
 
 /// The raster formats `?format=` can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,49 +50,52 @@ pub fn view_size(raw: Option<&str>) -> u32 {
 /// The letter avatar for `name`: its first initial, or with `all_initials`
 /// the initials of its first three space-separated words.
 pub fn svg(name: &str, view_size: u32, all_initials: bool) -> String {
-    document(name, view_size, all_initials, |initials| initials)
+    document(name, view_size, all_initials, Reader::Client)
 }
 
-/// [`svg`] made well-formed XML for [`rasterize`]: Rocket.Chat writes the initial into the
-/// document unescaped, so an initial `&` or `<` (sanitize-html's `&lt;` starts with `&`) or a
-/// control character makes a document no XML parser reads. Served as SVG it stays byte for byte
-/// Rocket.Chat's; rendered to pixels, the letter is escaped or, if XML cannot hold it, dropped.
+/// [`svg`] made drawable for [`rasterize`]. Served as SVG the document stays
+/// byte for byte Rocket.Chat's (browsers draw it with their own fonts); for
+/// pixels only the letters differ, and only where Rocket.Chat's would not draw.
+/// Colour and font size stay Rocket.Chat's. Each part of the name (the whole
+/// name without `all_initials`) is drawn as:
+///
+/// 1. its initial as Rocket.Chat takes it (sanitize-html's output, upper-cased),
+///    but as a whole character where Rocket.Chat writes U+FFFD for the first half
+///    of a surrogate pair, so `😀bob` draws the smiley (DejaVu Sans has it);
+/// 2. if no embedded font has a glyph for that (`fonts::has_glyph`), which
+///    would draw an empty `.notdef` box, or it is a control character (which
+///    would make a document no XML parser reads): the next character
+///    after it in the part that can be drawn, upper-cased, so `🎉party` draws
+///    `P` (at most 64 characters are tried);
+/// 3. and if none can: `?`.
+///
+/// An empty part draws nothing, as in Rocket.Chat. `&`, `<` and `>` are escaped:
+/// Rocket.Chat writes them unescaped (sanitize-html's `&lt;` starts with `&`).
 pub fn raster_svg(name: &str, view_size: u32, all_initials: bool) -> String {
-    document(name, view_size, all_initials, |initials| {
-        initials
-            .chars()
-            .filter(|&c| {
-                matches!(c, '\t' | '\n' | '\r')
-                    || !(c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
-            })
-            .map(|c| match c {
-                '&' => "&amp;".to_owned(),
-                '<' => "&lt;".to_owned(),
-                '>' => "&gt;".to_owned(),
-                c => c.to_string(),
-            })
-            .collect()
-    })
+    document(name, view_size, all_initials, Reader::Rasterizer)
 }
 
-fn document(
-    name: &str,
-    view_size: u32,
-    all_initials: bool,
-    written: impl FnOnce(String) -> String,
-) -> String {
-    let (color, initials) = if name == "?" {
-        ("#000", "?".to_owned())
+/// Who the document is for.
+#[derive(Clone, Copy)]
+enum Reader {
+    /// Clients, who get Rocket.Chat's exact bytes.
+    Client,
+    /// resvg, which gets letters it can draw with the embedded fonts.
+    Rasterizer,
+}
+
+fn document(name: &str, view_size: u32, all_initials: bool, reader: Reader) -> String {
+    let parts: Vec<&str> = if all_initials {
+        name.split(' ').take(MAX_INITIALS).collect()
     } else {
-        let initials = if all_initials {
-            name.split(' ')
-                .take(MAX_INITIALS)
-                .map(first_letter)
-                .collect()
-        } else {
-            first_letter(name)
-        };
-        (COLORS[utf16_len(name) % COLORS.len()], initials)
+        vec![name]
+    };
+    // For "?" this is "?" too; only its colour is special.
+    let initials: String = parts.iter().map(|part| first_letter(part)).collect();
+    let color = if name == "?" {
+        "#000"
+    } else {
+        COLORS[utf16_len(name) % COLORS.len()]
     };
     let count = utf16_len(&initials);
     let reduction = if count > 1 {
@@ -95,7 +104,10 @@ fn document(
         0.0
     };
     let font_size = js::number_to_string(f64::from(view_size) / (1.6 + reduction));
-    let initials = written(initials);
+    let initials = match reader {
+        Reader::Client => initials,
+        Reader::Rasterizer => parts.iter().map(|part| drawn_letter(part)).collect(),
+    };
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {view_size} {view_size}\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"{color}\"/>\n\
@@ -120,7 +132,7 @@ pub fn rasterize(svg: &str, format: RasterFormat) -> Result<Vec<u8>, ImageError>
         RasterFormat::Png => Encoding::Png,
         RasterFormat::Jpeg => Encoding::Jpeg,
     };
-    encode(&DynamicImage::ImageRgba8(image), encoding)
+    encode(&Picture::Still(DynamicImage::ImageRgba8(image)), encoding)
 }
 
 /// `sanitizeHtml(part).substring(0, 1).toUpperCase()`, written out as Node
@@ -131,6 +143,47 @@ fn first_letter(part: &str) -> String {
         Some(c) if c.len_utf16() > 1 => '\u{FFFD}'.to_string(),
         Some(c) => c.to_uppercase().collect(),
     }
+}
+
+/// The letter [`raster_svg`] draws for one part of a name (see there).
+fn drawn_letter(part: &str) -> String {
+    let Some(initial) = html::first_char(part) else {
+        return String::new();
+    };
+    let mut candidate = initial;
+    let mut rest = part;
+    for _ in 0..MAX_CANDIDATES {
+        let upper: String = candidate.to_uppercase().collect();
+        if upper.chars().all(drawable) {
+            return upper
+                .chars()
+                .map(|c| match c {
+                    '&' => "&amp;".to_owned(),
+                    '<' => "&lt;".to_owned(),
+                    '>' => "&gt;".to_owned(),
+                    c => c.to_string(),
+                })
+                .collect();
+        }
+        // What sanitize-html writes after the candidate. A candidate that is not
+        // in the name as written (decoded from a character reference) ends the search.
+        let Some(at) = rest.find(candidate) else {
+            break;
+        };
+        rest = &rest[at + candidate.len_utf8()..];
+        let Some(next) = html::first_char(rest) else {
+            break;
+        };
+        candidate = next;
+    }
+    "?".to_owned()
+}
+
+/// Whether resvg draws `c` with a real glyph: XML can hold it (control characters
+/// and U+FFFE/U+FFFF make a document no parser reads, and draw nothing anyway)
+/// and an embedded font has it.
+fn drawable(c: char) -> bool {
+    !(c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}') && fonts::has_glyph(c)
 }
 
 /// JavaScript's `String.prototype.length`.

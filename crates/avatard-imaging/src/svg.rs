@@ -3,7 +3,7 @@
 //! An uploaded SVG is hostile input. usvg's defaults would read local files
 //! named by `<image href>`, load system fonts and build whatever tree the
 //! document describes, so here: every image reference resolves to nothing,
-//! the only font is the embedded one ([`crate::fonts`]), the document is
+//! the only fonts are the embedded ones ([`crate::fonts`]), the document is
 //! measured by [`guard`] before usvg sees it, and the pixmap is never larger
 //! than the requested output. Scripts, animations and links are inert in
 //! resvg, and the result is re-encoded as pixels, so nothing of the SVG

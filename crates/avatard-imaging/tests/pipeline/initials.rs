@@ -71,7 +71,7 @@ fn markup_that_breaks_the_svg_is_an_error_not_a_panic() {
 }
 
 /// The same names rendered to pixels: the document made for rasterising escapes what XML needs
-/// escaped and drops what it cannot hold, so `?format=png` of any name draws an image.
+/// escaped and replaces what no embedded font can draw, so `?format=png` of any name draws an image.
 #[test]
 fn any_name_rasterises_from_its_raster_document() {
     for name in ["<b>bold</b>", "&amp", "<", ">x", "\u{1}x", "a\u{FFFF}"] {
