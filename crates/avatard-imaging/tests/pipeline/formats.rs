@@ -325,3 +325,45 @@ fn icc_tagged_pixels_are_converted_to_srgb() {
             .any(|(marker, data)| *marker == 0xE2 && data.starts_with(b"ICC_PROFILE"))
     );
 }
+
+/// `halves` through jpeg-encoder, which writes what `image`'s encoder cannot: progressive scans,
+/// CMYK (with Adobe's APP14 marker) and restart intervals.
+fn jpeg_variant(progressive: bool, cmyk: bool) -> Vec<u8> {
+    let rgb = halves(120, 80);
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 92);
+    encoder.set_progressive(progressive);
+    encoder.set_restart_interval(4);
+    if cmyk {
+        // Red is M+Y, blue is C+M.
+        let pixels: Vec<u8> = rgb
+            .pixels()
+            .flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0])
+            .collect();
+        encoder
+            .encode(&pixels, 120, 80, jpeg_encoder::ColorType::Cmyk)
+            .expect("cmyk");
+    } else {
+        encoder
+            .encode(rgb.as_raw(), 120, 80, jpeg_encoder::ColorType::Rgb)
+            .expect("rgb");
+    }
+    out
+}
+
+#[test]
+fn progressive_and_cmyk_jpegs_decode_to_the_right_colours() {
+    for (progressive, cmyk) in [(true, false), (false, true), (true, true)] {
+        let out = check(&jpeg_variant(progressive, cmyk), Format::Jpeg).to_rgb8();
+        // Cover crops 80×80 out of the middle: left of centre red, right of centre blue.
+        let (left, right) = (out.get_pixel(8, 32).0, out.get_pixel(56, 32).0);
+        assert!(
+            close(left, [255, 0, 0], 40),
+            "{progressive} {cmyk}: {left:?}"
+        );
+        assert!(
+            close(right, [0, 0, 255], 40),
+            "{progressive} {cmyk}: {right:?}"
+        );
+    }
+}
