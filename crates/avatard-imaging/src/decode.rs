@@ -90,7 +90,12 @@ pub(crate) fn decode(
     };
     // A broken profile only loses colour accuracy: the pixels are still good.
     let icc = decoder.icc_profile().ok().flatten();
-    let image = DynamicImage::from_decoder(decoder).map_err(ImageError::from_decoder)?;
+    let image = if format == ImageFormat::WebP && is_lossy_still_webp(bytes) {
+        drop(decoder);
+        decode_lossy_webp(bytes)?
+    } else {
+        DynamicImage::from_decoder(decoder).map_err(ImageError::from_decoder)?
+    };
     Ok(Decoded {
         image,
         orientation,
@@ -109,6 +114,29 @@ pub(crate) fn webp_chunks(bytes: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])
         pos = pos + 8 + size + (size & 1);
         Some(([header[0], header[1], header[2], header[3]], payload))
     })
+}
+
+/// A still lossy WebP: its VP8 data is a top-level chunk (an animation nests it in `ANMF`).
+fn is_lossy_still_webp(bytes: &[u8]) -> bool {
+    webp_chunks(bytes).any(|(id, _)| id == *b"VP8 ")
+}
+
+/// Lossy WebP photos decode with libwebp, which sharp uses too and which is several times faster
+/// than image-webp on them; the dimensions were checked against the limits from the header
+/// already, so its allocation is bounded. Lossless and animated WebP stay with image-webp, in
+/// Rust: libwebp's lossless decoder is the part that had CVE-2023-4863.
+fn decode_lossy_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
+    let decoded = webp::Decoder::new(bytes)
+        .decode()
+        .ok_or_else(|| ImageError::Invalid("the WebP image could not be decoded".into()))?;
+    let (width, height) = (decoded.width(), decoded.height());
+    let pixels = decoded.to_vec();
+    let image = if decoded.is_alpha() {
+        image::RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8)
+    } else {
+        image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8)
+    };
+    image.ok_or_else(|| ImageError::Invalid("the WebP image could not be decoded".into()))
 }
 
 /// Whether a WebP holds lossy (VP8) data, still or in any animation frame.
