@@ -145,7 +145,17 @@ fn render(input: &[u8], format: Format, opts: &AvatarOptions) -> Result<Picture,
             Picture::Animation(frames)
         });
     }
-    let decoded = decode::decode(input, raster, &opts.limits, opts.auto_orient)?;
+    let decoded = decode::decode(
+        input,
+        raster,
+        &opts.limits,
+        opts.auto_orient,
+        if format == Format::Jpeg {
+            shrink_on_load(input, opts)
+        } else {
+            1
+        },
+    )?;
     let mut image = fit(decoded.image)?;
     if let Some(orientation) = decoded.orientation {
         image.apply_orientation(orientation);
@@ -154,4 +164,22 @@ fn render(input: &[u8], format: Format, opts: &AvatarOptions) -> Result<Picture,
         image = color::to_srgb(image, icc);
     }
     Ok(Picture::Still(image))
+}
+
+/// How much smaller a JPEG may be decoded (the "shrink-on-load" sharp does too): by 8 or 4 when
+/// the shorter side is still at least the avatar size after it, so the final resize only ever
+/// reduces. JPEGs have no alpha, so they are always fitted "cover", by their shorter side.
+fn shrink_on_load(input: &[u8], opts: &AvatarOptions) -> u32 {
+    if !opts.resize {
+        return 1;
+    }
+    let Some((width, height)) = decode::dimensions(input) else {
+        return 1;
+    };
+    let factor = width.min(height) / opts.size.max(1);
+    match factor {
+        8.. => 8,
+        4..8 => 4,
+        _ => 1,
+    }
 }

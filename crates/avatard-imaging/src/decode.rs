@@ -49,12 +49,15 @@ pub(crate) fn raster_format(format: Format) -> Option<ImageFormat> {
 }
 
 /// Decodes the first frame of a raster image of `format` within `limits`, reading its EXIF
-/// orientation when `auto_orient` is set.
+/// orientation when `auto_orient` is set. A JPEG may come out `shrink` (2, 4 or 8) times smaller
+/// in each direction, decoded at that scale from its DCT coefficients ([`crate::jpeg`]); the
+/// caller must cope with either size.
 pub(crate) fn decode(
     bytes: &[u8],
     format: ImageFormat,
     limits: &Limits,
     auto_orient: bool,
+    shrink: u32,
 ) -> Result<Decoded, ImageError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     // Only the allocation cap while reading the header: the dimension check
@@ -90,7 +93,13 @@ pub(crate) fn decode(
     };
     // A broken profile only loses colour accuracy: the pixels are still good.
     let icc = decoder.icc_profile().ok().flatten();
-    let image = if format == ImageFormat::WebP && is_lossy_still_webp(bytes) {
+    let reduced = match format {
+        ImageFormat::Jpeg if shrink > 1 => crate::jpeg::decode_reduced(bytes, shrink, limits)?,
+        _ => None,
+    };
+    let image = if let Some(image) = reduced {
+        image
+    } else if format == ImageFormat::WebP && is_lossy_still_webp(bytes) {
         drop(decoder);
         decode_lossy_webp(bytes)?
     } else {

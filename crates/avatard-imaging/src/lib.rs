@@ -16,6 +16,7 @@ mod error;
 mod fonts;
 mod format;
 pub mod initials;
+mod jpeg;
 mod limits;
 mod picture;
 mod resize;

@@ -105,3 +105,43 @@ fn orientation_applies_before_cropping() {
     let (sx, sy) = stored_position(6, 28, 28 + 16);
     assert!(close(out.get_pixel(28, 28).0, stored_colour(sx, sy), 40));
 }
+
+/// A large photo takes the shrink-on-load path (decoded at 1/8 from its DC coefficients), where
+/// orientation is applied to the small image: every orientation must still come out upright.
+#[test]
+fn orientation_survives_shrink_on_load() {
+    const N: u32 = 512;
+    let quadrant = |x: u32, y: u32| match (x < N / 2, y < N / 2) {
+        (true, true) => RED,
+        (false, true) => GREEN,
+        (true, false) => BLUE,
+        (false, false) => YELLOW,
+    };
+    let plain = jpeg(&RgbImage::from_fn(N, N, |x, y| Rgb(quadrant(x, y))));
+    for orientation in 1..=8u16 {
+        let input = with_segment(&plain, &exif_app1(orientation));
+        let avatar = process_avatar(&input, &options(64, true)).expect("processed");
+        let out = image::load_from_memory(&avatar.bytes)
+            .expect("decodable")
+            .to_rgb8();
+        for (x, y) in [(16, 16), (48, 16), (16, 48), (48, 48)] {
+            // Output pixel → displayed position at full size → stored position.
+            let (dx, dy) = (x * N / 64, y * N / 64);
+            let (sx, sy) = match orientation {
+                1 => (dx, dy),
+                2 => (N - 1 - dx, dy),
+                3 => (N - 1 - dx, N - 1 - dy),
+                4 => (dx, N - 1 - dy),
+                5 => (dy, dx),
+                6 => (dy, N - 1 - dx),
+                7 => (N - 1 - dy, N - 1 - dx),
+                _ => (N - 1 - dy, dx),
+            };
+            let (actual, expected) = (out.get_pixel(x, y).0, quadrant(sx, sy));
+            assert!(
+                close(actual, expected, 40),
+                "orientation {orientation}: ({x},{y}) is {actual:?}, expected {expected:?}"
+            );
+        }
+    }
+}
