@@ -10,12 +10,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use image::DynamicImage;
 
-use crate::animation;
 use crate::decode::{self, raster_format};
 use crate::encode::{Encoding, encode};
 use crate::picture::Picture;
 use crate::svg::{self, Target};
 use crate::{Format, ImageError, Limits, Sniffed, color, resize, sniff};
+use crate::{animation, avif};
 
 /// How to turn an image into an avatar.
 #[derive(Clone, Debug)]
@@ -109,10 +109,16 @@ fn keep_format(input: &[u8], format: Format, picture: &Picture) -> Encoding {
 }
 
 fn render(input: &[u8], format: Format, opts: &AvatarOptions) -> Result<Picture, ImageError> {
+    let fit = |image: DynamicImage| {
+        if opts.resize {
+            resize::square(image, opts.size)
+        } else {
+            Ok(image)
+        }
+    };
     if format == Format::Avif {
-        return Err(ImageError::Unsupported(
-            "AVIF images are not supported".into(),
-        ));
+        // Rotation and mirroring come from the container and are applied by the decoder.
+        return Ok(Picture::Still(fit(avif::decode(input, &opts.limits)?)?));
     }
     let Some(raster) = raster_format(format) else {
         let target = if opts.resize {
@@ -124,13 +130,6 @@ fn render(input: &[u8], format: Format, opts: &AvatarOptions) -> Result<Picture,
         };
         return svg::rasterize(input, target, &opts.limits)
             .map(|image| Picture::Still(DynamicImage::ImageRgba8(image)));
-    };
-    let fit = |image: DynamicImage| {
-        if opts.resize {
-            resize::square(image, opts.size)
-        } else {
-            Ok(image)
-        }
     };
     let frames = animation::declared_frames(input, format);
     if opts.animated && frames > 1 {
@@ -150,11 +149,7 @@ fn render(input: &[u8], format: Format, opts: &AvatarOptions) -> Result<Picture,
         raster,
         &opts.limits,
         opts.auto_orient,
-        if format == Format::Jpeg {
-            shrink_on_load(input, opts)
-        } else {
-            1
-        },
+        shrink_on_load(input, format, opts),
     )?;
     let mut image = fit(decoded.image)?;
     if let Some(orientation) = decoded.orientation {
@@ -166,20 +161,22 @@ fn render(input: &[u8], format: Format, opts: &AvatarOptions) -> Result<Picture,
     Ok(Picture::Still(image))
 }
 
-/// How much smaller a JPEG may be decoded (the "shrink-on-load" sharp does too): by 8 or 4 when
-/// the shorter side is still at least the avatar size after it, so the final resize only ever
-/// reduces. JPEGs have no alpha, so they are always fitted "cover", by their shorter side.
-fn shrink_on_load(input: &[u8], opts: &AvatarOptions) -> u32 {
-    if !opts.resize {
+/// How much smaller the decoder may deliver the image ("shrink-on-load", as sharp does): a JPEG
+/// by 8 or 4 from its DCT coefficients, a lossy WebP by any factor through libwebp's rescaler,
+/// always leaving the shorter side at least twice the avatar size (at least the size for
+/// the DCT's fixed steps), so the final linear-light resize has real pixels to work with.
+fn shrink_on_load(input: &[u8], format: Format, opts: &AvatarOptions) -> u32 {
+    if !opts.resize || !matches!(format, Format::Jpeg | Format::WebP) {
         return 1;
     }
     let Some((width, height)) = decode::dimensions(input) else {
         return 1;
     };
     let factor = width.min(height) / opts.size.max(1);
-    match factor {
-        8.. => 8,
-        4..8 => 4,
+    match (format, factor) {
+        (Format::WebP, _) => (factor / 2).max(1),
+        (_, 8..) => 8,
+        (_, 4..8) => 4,
         _ => 1,
     }
 }

@@ -26,6 +26,7 @@ pub(crate) struct Decoded {
 /// for SVG and for anything unreadable.
 pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     let format = match crate::sniff(bytes) {
+        crate::Sniffed::Supported(Format::Avif) => return crate::avif::dimensions(bytes).ok(),
         crate::Sniffed::Supported(format) => raster_format(format)?,
         _ => return None,
     };
@@ -72,10 +73,8 @@ pub(crate) fn decode(
     if width == 0 || height == 0 {
         return Err(ImageError::Invalid("the image has no pixels".into()));
     }
-    match format {
-        ImageFormat::Jpeg => ensure_jpeg_complete(bytes)?,
-        ImageFormat::WebP => ensure_webp_chunks_fit(bytes)?,
-        _ => {}
+    if format == ImageFormat::WebP {
+        ensure_webp_chunks_fit(bytes)?;
     }
 
     let mut decoder_limits = limits.decoder_limits();
@@ -94,6 +93,7 @@ pub(crate) fn decode(
     // A broken profile only loses colour accuracy: the pixels are still good.
     let icc = decoder.icc_profile().ok().flatten();
     let reduced = match format {
+        // The reduced decoder refuses truncated files itself, reading no further than it must.
         ImageFormat::Jpeg if shrink > 1 => crate::jpeg::decode_reduced(bytes, shrink, limits)?,
         _ => None,
     };
@@ -101,8 +101,11 @@ pub(crate) fn decode(
         image
     } else if format == ImageFormat::WebP && is_lossy_still_webp(bytes) {
         drop(decoder);
-        decode_lossy_webp(bytes)?
+        crate::webp::decode_lossy(bytes, (width, height), shrink)?
     } else {
+        if format == ImageFormat::Jpeg {
+            ensure_jpeg_complete(bytes)?;
+        }
         DynamicImage::from_decoder(decoder).map_err(ImageError::from_decoder)?
     };
     Ok(Decoded {
@@ -128,24 +131,6 @@ pub(crate) fn webp_chunks(bytes: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])
 /// A still lossy WebP: its VP8 data is a top-level chunk (an animation nests it in `ANMF`).
 fn is_lossy_still_webp(bytes: &[u8]) -> bool {
     webp_chunks(bytes).any(|(id, _)| id == *b"VP8 ")
-}
-
-/// Lossy WebP photos decode with libwebp, which sharp uses too and which is several times faster
-/// than image-webp on them; the dimensions were checked against the limits from the header
-/// already, so its allocation is bounded. Lossless and animated WebP stay with image-webp, in
-/// Rust: libwebp's lossless decoder is the part that had CVE-2023-4863.
-fn decode_lossy_webp(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
-    let decoded = webp::Decoder::new(bytes)
-        .decode()
-        .ok_or_else(|| ImageError::Invalid("the WebP image could not be decoded".into()))?;
-    let (width, height) = (decoded.width(), decoded.height());
-    let pixels = decoded.to_vec();
-    let image = if decoded.is_alpha() {
-        image::RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8)
-    } else {
-        image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8)
-    };
-    image.ok_or_else(|| ImageError::Invalid("the WebP image could not be decoded".into()))
 }
 
 /// Whether a WebP holds lossy (VP8) data, still or in any animation frame.

@@ -9,6 +9,7 @@
 
 mod animation;
 mod avatar;
+mod avif;
 mod color;
 mod decode;
 mod encode;
@@ -21,6 +22,7 @@ mod limits;
 mod picture;
 mod resize;
 mod svg;
+mod webp;
 
 pub use animation::frames;
 pub use avatar::{Avatar, AvatarOptions, process_avatar};

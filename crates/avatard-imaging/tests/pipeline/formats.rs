@@ -227,9 +227,9 @@ fn lossy_webp_and_avif_outputs_on_request() {
     let webp = process_avatar(&input, &opts).expect("webp");
     assert_eq!(webp.format, Format::WebP);
     assert_eq!(&webp.bytes[12..16], b"VP8 ", "lossy VP8 data");
-    let decoded = decoded(&webp).to_rgb8();
-    assert!(close(decoded.get_pixel(5, 32).0, [255, 0, 0], 40));
-    assert!(close(decoded.get_pixel(58, 32).0, [0, 0, 255], 40));
+    let pixels = decoded(&webp).to_rgb8();
+    assert!(close(pixels.get_pixel(5, 32).0, [255, 0, 0], 40));
+    assert!(close(pixels.get_pixel(58, 32).0, [0, 0, 255], 40));
 
     opts.output = Some(Encoding::Avif);
     let avif = process_avatar(&input, &opts).expect("avif");
@@ -239,6 +239,26 @@ fn lossy_webp_and_avif_outputs_on_request() {
         avatard_imaging::Sniffed::Supported(Format::Avif)
     );
     assert_eq!((avif.width, avif.height), (64, 64));
+
+    // And AVIF in: it stays AVIF, and its pixels survive both trips.
+    let again = process_avatar(&avif.bytes, &options(32, true)).expect("avif input");
+    assert_eq!(
+        (again.format, again.width, again.height),
+        (Format::Avif, 32, 32)
+    );
+    let mut to_png = options(32, true);
+    to_png.output = Some(Encoding::Png);
+    let pixels = decoded(&process_avatar(&avif.bytes, &to_png).expect("to png")).to_rgb8();
+    assert!(
+        close(pixels.get_pixel(4, 16).0, [255, 0, 0], 48),
+        "{:?}",
+        pixels.get_pixel(4, 16)
+    );
+    assert!(
+        close(pixels.get_pixel(28, 16).0, [0, 0, 255], 48),
+        "{:?}",
+        pixels.get_pixel(28, 16)
+    );
 }
 
 #[test]
@@ -366,4 +386,46 @@ fn progressive_and_cmyk_jpegs_decode_to_the_right_colours() {
             "{progressive} {cmyk}: {right:?}"
         );
     }
+}
+
+#[test]
+fn large_lossy_webp_is_scaled_while_decoding() {
+    // 2000×1000 → 100: libwebp hands over a 10× smaller image (with and without alpha).
+    let opaque = halves(2000, 1000);
+    let input = webp::Encoder::from_rgb(opaque.as_raw(), 2000, 1000)
+        .encode(90.0)
+        .to_vec();
+    let out = check_at(&input, 100, Format::WebP).to_rgb8();
+    assert!(close(out.get_pixel(10, 50).0, [255, 0, 0], 40));
+    assert!(close(out.get_pixel(90, 50).0, [0, 0, 255], 40));
+
+    // libwebp drops an alpha channel that is opaque everywhere: make a transparent edge.
+    let mut transparent = DynamicImage::ImageRgb8(opaque).to_rgba8();
+    for y in 0..1000 {
+        transparent.get_pixel_mut(0, y)[3] = 0;
+    }
+    let input = webp::Encoder::from_rgba(transparent.as_raw(), 2000, 1000)
+        .encode(90.0)
+        .to_vec();
+    let out = check_at(&input, 100, Format::WebP).to_rgba8();
+    // Alpha is "contain": a 100×50 band in the middle.
+    assert_eq!(out.get_pixel(50, 5)[3], 0);
+    assert!(close(
+        [
+            out.get_pixel(10, 50)[0],
+            out.get_pixel(10, 50)[1],
+            out.get_pixel(10, 50)[2]
+        ],
+        [255, 0, 0],
+        40
+    ));
+}
+
+fn check_at(input: &[u8], size: u32, expected: Format) -> DynamicImage {
+    let avatar = process_avatar(input, &options(size, true)).expect("processed");
+    assert_eq!(
+        (avatar.format, avatar.width, avatar.height),
+        (expected, size, size)
+    );
+    decoded(&avatar)
 }
