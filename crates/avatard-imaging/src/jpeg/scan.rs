@@ -55,11 +55,7 @@ impl BlockCoder for SequentialDc<'_> {
         prediction: &mut i32,
         block: &mut [i16],
     ) -> Result<(), Stop> {
-        *prediction = prediction.wrapping_add(dc_diff(reader, self.dc[component])?);
-        // As in libjpeg, the coefficient keeps the low 16 bits of a runaway predictor.
-        if let Some(dc) = block.first_mut() {
-            *dc = *prediction as i16;
-        }
+        sequential_dc(reader, self.dc[component], prediction, block)?;
         let (table, skip) = self.ac[component];
         skip.skip_block(table, reader, 1)?;
         Ok(())
@@ -119,11 +115,7 @@ impl BlockCoder for Sequential<'_> {
         prediction: &mut i32,
         block: &mut [i16],
     ) -> Result<(), Stop> {
-        *prediction = prediction.wrapping_add(dc_diff(reader, self.dc[component])?);
-        // As in libjpeg, the coefficient keeps the low 16 bits of a runaway predictor.
-        if let Some(dc) = block.first_mut() {
-            *dc = *prediction as i16;
-        }
+        sequential_dc(reader, self.dc[component], prediction, block)?;
         let (table, skip) = self.ac[component];
         let kept = &self.kept[component];
         let mut k = 1;
@@ -191,6 +183,22 @@ impl BlockCoder for DcRefine {
         }
         Ok(())
     }
+}
+
+/// A sequential block's DC coefficient: the predictor plus the coded difference. As in libjpeg,
+/// the coefficient keeps the low 16 bits of a runaway predictor.
+#[inline(always)]
+fn sequential_dc(
+    reader: &mut BitReader,
+    table: &HuffmanTable,
+    prediction: &mut i32,
+    block: &mut [i16],
+) -> Result<(), Stop> {
+    *prediction = prediction.wrapping_add(dc_diff(reader, table)?);
+    if let Some(dc) = block.first_mut() {
+        *dc = *prediction as i16;
+    }
+    Ok(())
 }
 
 /// The DC difference of one block (T.81 F.2.2.1).
