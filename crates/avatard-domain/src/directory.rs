@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::avatars::StoredFile;
 use crate::error::StoreError;
 use crate::model::{AvatarRecord, UserRecord};
 
@@ -21,12 +22,15 @@ const CAPACITY: u64 = 100_000;
 const UNKNOWN_FOR: Duration = Duration::from_secs(5);
 
 /// What serving an avatar needs to know about a user; nothing secret.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Displayed {
     pub user_id: String,
     pub username: String,
     pub name: String,
     pub avatar: Option<AvatarRecord>,
+    /// The stored file of `avatar` once served, so that the next request for it needs one cache
+    /// lookup (this entry) instead of two.
+    pub(crate) stored_file: StoredFile,
 }
 
 impl From<UserRecord> for Displayed {
@@ -36,6 +40,7 @@ impl From<UserRecord> for Displayed {
             username: found.user.username,
             name: found.user.name,
             avatar: found.avatar,
+            stored_file: StoredFile::default(),
         }
     }
 }

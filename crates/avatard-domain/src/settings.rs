@@ -175,12 +175,17 @@ pub fn definition(id: &str) -> Option<&'static SettingDefinition> {
     DEFINITIONS.iter().find(|d| d.id == id)
 }
 
+/// The current values by id. Every avatar request reads a few, so the hash is a fast one; its keys
+/// are the fixed ids of [`DEFINITIONS`], nothing a client can choose, so a keyed (DoS-resistant)
+/// hash would buy nothing here.
+type Values = HashMap<&'static str, Value, foldhash::fast::FixedState>;
+
 /// The settings service: typed reads from memory, validated writes through the store.
 #[derive(Clone)]
 pub struct Settings {
     store: Arc<dyn MetadataStore>,
     feed: Arc<dyn ChangeFeed>,
-    values: Arc<RwLock<HashMap<&'static str, Value>>>,
+    values: Arc<RwLock<Values>>,
     storage_type: &'static str,
 }
 
@@ -207,7 +212,7 @@ impl Settings {
     /// Re-read every value from the store, e.g. after another replica changed one. A stored value
     /// the current definition no longer accepts (after a type change) yields to the default.
     pub async fn reload(&self) -> Result<()> {
-        let mut values: HashMap<&'static str, Value> = DEFINITIONS
+        let mut values: Values = DEFINITIONS
             .iter()
             .map(|d| (d.id, d.default_value()))
             .collect();
@@ -294,7 +299,7 @@ impl Settings {
         Ok(())
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<&'static str, Value>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Values> {
         // A panic while holding the lock cannot leave a half-written map (inserts are atomic), so a
         // poisoned lock is still safe to read.
         self.values

@@ -4,6 +4,7 @@
 //! redirect once stale, byte ranges, and compressed SVG.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;
 
@@ -62,8 +63,31 @@ impl<'a> Params<'a> {
     }
 }
 
-/// A year: how long a URL naming the current version may be cached.
-const IMMUTABLE_FOR: &str = "max-age=31536000, immutable";
+/// `Cache-Control` of a URL naming the current version: cached for a year, never revalidated.
+fn immutable(audience: Audience) -> HeaderValue {
+    HeaderValue::from_static(match audience {
+        Audience::Public => "public, max-age=31536000, immutable",
+        Audience::Private => "private, max-age=31536000, immutable",
+    })
+}
+
+/// Who may keep a response: `public`, as Rocket.Chat sends; `private` while avatars are only for
+/// logged-in users, so that a shared cache does not hand one to anybody.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    Public,
+    Private,
+}
+
+impl Audience {
+    fn as_str(self) -> &'static str {
+        match self {
+            Audience::Public => "public",
+            Audience::Private => "private",
+        }
+    }
+}
+
 /// The content codings the compression middleware may apply, as they are marked in entity tags.
 const CODINGS: [&str; 2] = ["gzip", "br"];
 
@@ -83,6 +107,12 @@ pub async fn serve(state: AppState, request: Request) -> Response {
     if !request.headers().contains_key(header::ACCEPT_ENCODING) {
         return avatar(state, request).await;
     }
+    // Boxed: its state would otherwise make every request's future larger.
+    Box::pin(compressed(state, request)).await
+}
+
+/// [`avatar`] behind the compression middleware.
+async fn compressed(state: AppState, request: Request) -> Response {
     let handler = tower::service_fn(move |request| {
         let state = state.clone();
         async move { Ok::<_, Infallible>(avatar(state, request).await) }
@@ -114,9 +144,11 @@ async fn avatar(state: AppState, request: Request) -> Response {
     if blocking && !authenticated(&state, &params, headers).await {
         return blocked(uri.path_and_query().map_or("", |pq| pq.as_str()));
     }
-    // `public`, as Rocket.Chat sends; but while avatars are only for logged-in users, a shared
-    // cache must not keep one and hand it to anybody.
-    let audience = if blocking { "private" } else { "public" };
+    let audience = if blocking {
+        Audience::Private
+    } else {
+        Audience::Public
+    };
     let variant = Variant {
         size: params.size.as_deref(),
         format: params.format.as_deref(),
@@ -160,7 +192,7 @@ fn respond(
     rest: &str,
     view: AvatarView,
     params: &Params<'_>,
-    audience: &str,
+    audience: Audience,
     headers: &HeaderMap,
 ) -> Response {
     let (image, revalidate, version, negotiated) = match &view {
@@ -181,7 +213,7 @@ fn respond(
         return redirect_to_current(state, rest, params, version);
     }
     let cache_control = if requested_version.is_some() {
-        header_value(&format!("{audience}, {IMMUTABLE_FOR}"))
+        immutable(audience)
     } else {
         cache_time(state, params, audience)
     };
@@ -209,7 +241,7 @@ fn respond(
 fn proxied_response(
     state: &AppState,
     params: &Params<'_>,
-    audience: &str,
+    audience: Audience,
     proxied: &Proxied,
 ) -> Response {
     let mut response = proxied.body.clone().into_response();
@@ -311,7 +343,25 @@ fn body_response(image: &Representation, headers: &HeaderMap) -> Response {
                 .is_none_or(|validator| validator.as_bytes() == image.etag.as_bytes())
         })
         .and_then(|value| HttpRange::try_from(value).ok());
-    let mut response = match range_requests::serve_file_with_http_range(image.body.clone(), range) {
+    let mut response = match range {
+        None => Response::new(Body::from(image.body.clone())),
+        Some(range) => ranged(image, range),
+    };
+    let h = response.headers_mut();
+    // Room for every header this response gets, so the map is not grown several times.
+    h.reserve(12);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(image.content_type),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    protect(h);
+    response
+}
+
+/// The one byte range asked for: 206, or 416 when the image has no such bytes.
+fn ranged(image: &Representation, range: HttpRange) -> Response {
+    match range_requests::serve_file_with_http_range(image.body.clone(), Some(range)) {
         Ok(ranged) => {
             let content_range = ranged.header();
             let mut response = ranged.into_body().into_response();
@@ -331,15 +381,7 @@ fn body_response(image: &Representation, headers: &HeaderMap) -> Response {
             )],
         )
             .into_response(),
-    };
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(image.content_type),
-    );
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    protect(h);
-    response
+    }
 }
 
 /// A versioned URL naming another version than the current one: 302 to the current version's URL
@@ -395,18 +437,36 @@ fn encode_path(rest: &str) -> String {
 }
 
 /// R6.2: `?cacheTime=` verbatim when given, else `Accounts_AvatarCacheTime`.
-fn cache_time(state: &AppState, params: &Params<'_>, audience: &str) -> HeaderValue {
+fn cache_time(state: &AppState, params: &Params<'_>, audience: Audience) -> HeaderValue {
     params
         .cache_time
         .as_deref()
         .filter(|raw| !raw.is_empty())
-        .and_then(|raw| HeaderValue::from_str(&format!("{audience}, max-age={raw}")).ok())
-        .unwrap_or_else(|| {
-            header_value(&format!(
-                "{audience}, max-age={}",
-                state.domain.settings.int(settings::AVATAR_CACHE_TIME)
-            ))
+        .and_then(|raw| {
+            HeaderValue::from_str(&format!("{}, max-age={raw}", audience.as_str())).ok()
         })
+        .unwrap_or_else(|| {
+            max_age(
+                audience,
+                state.domain.settings.int(settings::AVATAR_CACHE_TIME),
+            )
+        })
+}
+
+/// `<audience>, max-age=<seconds>` for the configured cache time. Nearly every request sends the
+/// same value, so each thread keeps the last one it made instead of formatting it again.
+fn max_age(audience: Audience, seconds: i64) -> HeaderValue {
+    thread_local! {
+        static LAST: RefCell<Option<(Audience, i64, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((a, s, value)) if *a == audience && *s == seconds => value.clone(),
+        _ => {
+            let value = header_value(&format!("{}, max-age={seconds}", audience.as_str()));
+            *last = Some((audience, seconds, value.clone()));
+            value
+        }
+    })
 }
 
 fn header_value(value: &str) -> HeaderValue {

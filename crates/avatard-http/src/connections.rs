@@ -1,24 +1,23 @@
 //! The accept loop: hyper's HTTP/1 and HTTP/2 with limits on what a client may send before a
 //! handler sees the request, so slow or oversized heads cost a bounded amount of memory and time.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use futures_util::FutureExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tower::ServiceExt as _;
 
-use crate::{AppState, app};
+use crate::{AppState, app, is_avatar_request};
 
 /// The most bytes of request line and headers hyper buffers (it answers 431 beyond).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// The most header fields a request may carry (431 beyond).
-pub const MAX_HEADERS: usize = 100;
 
 /// Timeouts against clients that send slowly on purpose (slowloris).
 #[derive(Clone, Copy, Debug)]
@@ -43,8 +42,9 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(timeouts.header_read)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .max_headers(MAX_HEADERS);
+        // The most header fields a request may carry (431 beyond) is hyper's default, 100.
+        // Setting it, even to the same number, makes hyper initialise an array on every request.
+        .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -67,8 +67,12 @@ pub async fn serve(
         };
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request.map(Body::new))
+            // Only the API asks who the client is (rate limits, login blocks); the extension
+            // costs an allocation that the avatar hot path does without.
+            if !is_avatar_request(&request) {
+                request.extensions_mut().insert(ConnectInfo(peer));
+            }
+            app.handle(request.map(Body::new)).map(Ok::<_, Infallible>)
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)

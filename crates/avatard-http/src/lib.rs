@@ -13,7 +13,7 @@ mod params;
 mod present;
 mod upload;
 
-pub use connections::{MAX_HEAD_BYTES, MAX_HEADERS, Timeouts, serve};
+pub use connections::{MAX_HEAD_BYTES, Timeouts, serve};
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
@@ -83,6 +83,11 @@ pub fn app(state: AppState, body_idle: Duration) -> App {
     }
 }
 
+/// Whether a request goes to the `/avatar/` handler rather than the router.
+fn is_avatar_request<B>(request: &axum::http::Request<B>) -> bool {
+    request.uri().path().starts_with("/avatar/")
+}
+
 /// See [`app`].
 #[derive(Clone)]
 pub struct App {
@@ -100,26 +105,41 @@ impl Service<Request> for App {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let (router, state) = (self.router.clone(), self.state.clone());
-        let handling = async move {
-            if request.uri().path().starts_with("/avatar/") {
-                avatar_route::serve(state, request).await
-            } else {
-                let Ok(response) = router.oneshot(request).await;
-                response
-            }
-        };
-        // A panic is a 500 for that request, not a dropped connection.
-        AssertUnwindSafe(handling)
-            .catch_unwind()
-            .map(|outcome| {
-                Ok(outcome.unwrap_or_else(|_| {
-                    tracing::error!("request handler panicked");
-                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                }))
-            })
-            .boxed()
+        self.handle(request).map(Ok).boxed()
     }
+}
+
+impl App {
+    /// Answers one request. Only what the request's handler needs is cloned, and each kind of
+    /// request gets a future of its own size: the avatar hot path does not move the router's
+    /// larger future around.
+    pub fn handle(&self, request: Request) -> BoxFuture<'static, Response> {
+        if is_avatar_request(&request) {
+            catch_panics(avatar_route::serve(self.state.clone(), request))
+        } else {
+            catch_panics(
+                self.router
+                    .clone()
+                    .oneshot(request)
+                    .map(|Ok(response)| response),
+            )
+        }
+    }
+}
+
+/// A panic is a 500 for that request, not a dropped connection.
+fn catch_panics(
+    handling: impl Future<Output = Response> + Send + 'static,
+) -> BoxFuture<'static, Response> {
+    AssertUnwindSafe(handling)
+        .catch_unwind()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|_| {
+                tracing::error!("request handler panicked");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            })
+        })
+        .boxed()
 }
 
 /// Entry points for the cargo-fuzz targets in `fuzz/` (see `fuzz/README.md`) and for nothing else:

@@ -12,7 +12,7 @@ mod serve;
 
 pub use history::HistoryPage;
 pub use provider::Proxied;
-pub use serve::{AvatarView, INITIALS_LAST_MODIFIED, Representation, Variant};
+pub use serve::{AvatarView, INITIALS_LAST_MODIFIED, Representation, StoredFile, Variant};
 
 use std::collections::HashSet;
 use std::net::IpAddr;

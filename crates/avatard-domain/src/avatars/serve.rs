@@ -8,7 +8,8 @@
 //! needs no invalidation: a new avatar has a new key, and the directory entry that led to the old
 //! one is dropped by the avatar event that announced the change.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, RwLock, Weak};
 
 use avatard_imaging::{AvatarOptions, Encoding, Format, Limits, initials};
 use bytes::Bytes;
@@ -39,6 +40,24 @@ pub struct Representation {
     /// Whether a stored image is animated: renditions in formats that cannot animate are stills,
     /// so content negotiation does not offer those.
     pub(super) animated: bool,
+}
+
+/// A user's stored file as last served, beside their directory entry; that entry is dropped when
+/// the avatar changes, so this never outlives the record it belongs to. Weak: the bytes stay
+/// owned, and bounded, by the representation cache.
+#[derive(Debug, Default)]
+pub struct StoredFile(RwLock<Weak<Representation>>);
+
+impl StoredFile {
+    fn get(&self) -> Option<Arc<Representation>> {
+        self.0.read().ok()?.upgrade()
+    }
+
+    fn remember(&self, image: &Arc<Representation>) {
+        if let Ok(mut slot) = self.0.write() {
+            *slot = Arc::downgrade(image);
+        }
+    }
 }
 
 /// What the server shows for an avatar request.
@@ -188,14 +207,22 @@ impl Avatars {
         let Some(seen) = &user.avatar else {
             return Ok(None);
         };
-        let mut avatar = seen.clone();
+        let mut avatar = Cow::Borrowed(seen);
         // A replacement can commit and delete the bytes between this request's read of the record
         // and its read of the blob: the record it saw is stale, so read the current one. Writers
         // may win that race again; a record that still names missing bytes after it stopped
         // changing breaks the store's invariant.
         let mut attempts = 0;
         let master = loop {
+            if attempts == 0
+                && let Some(master) = user.stored_file.get()
+            {
+                break master;
+            }
             if let Some(master) = self.master(&avatar).await? {
+                if attempts == 0 {
+                    user.stored_file.remember(&master);
+                }
                 break master;
             }
             attempts += 1;
@@ -206,7 +233,7 @@ impl Avatars {
                 .and_then(|found| found.avatar);
             match current {
                 Some(current) if current.blob_key != avatar.blob_key && attempts < 8 => {
-                    avatar = current;
+                    avatar = Cow::Owned(current);
                 }
                 _ => return Ok(self.missing_blob(&avatar)),
             }
@@ -280,6 +307,10 @@ impl Avatars {
             size,
             encoding,
         };
+        // The common case, before anything below is allocated for the uncommon one.
+        if let Some(image) = self.representations.get(&key).await {
+            return Ok(image);
+        }
         let suffix = rendition_suffix(size, encoding);
         let blob_key = format!("{}.{suffix}", avatar.blob_key);
         let etag = format!("\"{}-{suffix}\"", avatar.etag);
