@@ -14,6 +14,7 @@ mod present;
 mod upload;
 
 pub use connections::{MAX_HEAD_BYTES, Timeouts, serve};
+pub use upload::UploadMemory;
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
@@ -44,14 +45,22 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Reverse proxies whose `X-Forwarded-For` entries are trusted (see [`client::address`]).
     pub trusted_proxies: usize,
+    /// What uploaded files being read may hold in memory together.
+    pub upload_memory: UploadMemory,
 }
 
 impl AppState {
-    pub fn new(domain: Domain, public_url: &str, trusted_proxies: usize) -> Self {
+    pub fn new(
+        domain: Domain,
+        public_url: &str,
+        trusted_proxies: usize,
+        upload_memory: UploadMemory,
+    ) -> Self {
         AppState {
             domain: Arc::new(domain),
             public_url: public_url.trim_end_matches('/').into(),
             trusted_proxies,
+            upload_memory,
         }
     }
 }
@@ -172,7 +181,8 @@ pub mod fuzzing {
             .into_iter()
             .map(|c| Ok::<_, std::io::Error>(Bytes::from(c)));
         let body = Body::from_stream(futures_util::stream::iter(chunks));
-        crate::upload::read_image_form(content_type, body, file_limit)
+        let memory = crate::upload::UploadMemory::new(file_limit, std::time::Duration::ZERO);
+        crate::upload::read_image_form(content_type, body, file_limit, &memory)
             .await
             .map(|form| (form.image, form.fields))
             .map_err(|err| err.to_string())

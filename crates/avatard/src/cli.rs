@@ -115,6 +115,13 @@ pub struct ServeArgs {
     /// The most bytes read for one uploaded or fetched image, whatever FileUpload_MaxFileSize says.
     #[arg(long, env = "AVATARD_MAX_UPLOAD_BYTES", default_value_t = 104_857_600)]
     pub max_upload_bytes: u64,
+    /// Memory that uploaded files being read may hold together; uploads beyond it wait, then get
+    /// a 429. Never less than --max-upload-bytes.
+    #[arg(long, env = "AVATARD_UPLOAD_MEMORY_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub upload_memory_bytes: u64,
+    /// How long an upload waits for room in --upload-memory-bytes before it gets a 429.
+    #[arg(long, env = "AVATARD_UPLOAD_WAIT_SECS", default_value_t = 30)]
+    pub upload_wait_secs: u64,
     /// Memory for cached avatar bytes.
     #[arg(long, env = "AVATARD_AVATAR_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub avatar_cache_bytes: u64,

@@ -9,7 +9,7 @@ use avatard_domain::accounts::NewAccount;
 use avatard_domain::authorization::USER;
 use avatard_domain::migration::{self, Deployment};
 use avatard_domain::{Domain, DomainConfig};
-use avatard_http::AppState;
+use avatard_http::{AppState, UploadMemory};
 use avatard_storage::{DatabaseConfig, Engine, SqlMetadata};
 use futures_util::StreamExt as _;
 use tokio::net::TcpListener;
@@ -164,7 +164,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("avatard listening on http://{address}");
     avatard_http::serve(
         listener,
-        AppState::new(domain, &public_url, args.trusted_proxies),
+        AppState::new(
+            domain,
+            &public_url,
+            args.trusted_proxies,
+            // Never less than one largest upload, or such an upload could never be read.
+            UploadMemory::new(
+                args.upload_memory_bytes.max(args.max_upload_bytes),
+                Duration::from_secs(args.upload_wait_secs),
+            ),
+        ),
         avatard_http::Timeouts {
             header_read: Duration::from_secs(args.header_read_timeout_secs),
             body_idle: Duration::from_secs(args.body_idle_timeout_secs),

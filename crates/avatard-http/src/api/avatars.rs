@@ -65,6 +65,7 @@ pub async fn set_avatar(
         content_type(&parts.headers),
         upload_body,
         avatars.upload_stream_limit(),
+        &state.upload_memory,
     )
     .await?;
     let target = avatars
@@ -78,6 +79,8 @@ pub async fn set_avatar(
     avatars
         .set_from_upload(&target.user, Upload { bytes: form.image }, actor)
         .await?;
+    // The file's bytes are gone now; until here they were in memory.
+    drop(form.reservation);
     Ok(Success::empty())
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::Server;
+use crate::common::{self, Server};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -149,4 +149,76 @@ async fn deep_json_large_bodies_and_many_part_forms_are_client_errors() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "Too many parts in the form");
     still_serves(&server).await;
+}
+
+#[tokio::test]
+async fn uploads_wait_for_room_in_the_shared_memory_budget() {
+    // A budget of one largest upload (1 MiB): one upload being read can hold all of it.
+    let server = Server::start_with(&[
+        ("AVATARD_MAX_UPLOAD_BYTES", "1048576"),
+        ("AVATARD_UPLOAD_MEMORY_BYTES", "1048576"),
+        ("AVATARD_UPLOAD_WAIT_SECS", "2"),
+        ("AVATARD_BODY_IDLE_TIMEOUT_SECS", "60"),
+    ])
+    .await;
+    let admin = &server.admin;
+
+    // The first upload sends most of a 1 MB file, then pauses: what it has sent already fills
+    // most of the budget.
+    let boundary = "avatard-budget-test";
+    let file = common::tagged_png(1, 8, 8, 1_000_000);
+    let body = [
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; \
+             filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+        )
+        .as_bytes(),
+        &file,
+        format!("\r\n--{boundary}--\r\n").as_bytes(),
+    ]
+    .concat();
+    let mut first = raw(&server).await;
+    first
+        .write_all(
+            format!(
+                "POST /api/v1/users.setAvatar HTTP/1.1\r\nHost: avatard\r\nX-User-Id: {}\r\n\
+                 X-Auth-Token: {}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n",
+                admin.user_id,
+                admin.token,
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let (sent, rest) = body.split_at(900_000);
+    first.write_all(sent).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A second upload of 300 kB finds no room: it waits, then gets Rocket.Chat's 429.
+    let started = Instant::now();
+    let (status, answer) = server
+        .upload(admin, common::tagged_png(2, 8, 8, 300_000), "image/png")
+        .await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(answer["errorType"], "error-too-many-requests", "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "refused after {:?}, without waiting for room",
+        started.elapsed()
+    );
+
+    // The first upload completes as if nothing happened, and its room is returned.
+    first.write_all(rest).await.unwrap();
+    let answer = until_closed(&mut first, Duration::from_secs(10))
+        .await
+        .expect("the first upload was answered");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (_, shown) = server.avatar_bytes("admin").await;
+    assert_eq!(common::tag_of(&shown), Some(1));
+    let (status, answer) = server
+        .upload(admin, common::tagged_png(3, 8, 8, 300_000), "image/png")
+        .await;
+    assert_eq!(status, 200, "{answer}");
 }
