@@ -177,12 +177,13 @@ pub mod fuzzing {
         chunks: Vec<Vec<u8>>,
         file_limit: u64,
     ) -> Result<(Bytes, HashMap<String, String>), String> {
+        let length = chunks.iter().map(|c| c.len() as u64).sum();
         let chunks = chunks
             .into_iter()
             .map(|c| Ok::<_, std::io::Error>(Bytes::from(c)));
         let body = Body::from_stream(futures_util::stream::iter(chunks));
         let memory = crate::upload::UploadMemory::new(file_limit, std::time::Duration::ZERO);
-        crate::upload::read_image_form(content_type, body, file_limit, &memory)
+        crate::upload::read_image_form(content_type, Some(length), body, file_limit, &memory)
             .await
             .map(|form| (form.image, form.fields))
             .map_err(|err| err.to_string())

@@ -123,9 +123,11 @@ fn parse_failure(err: multer::Error) -> Error {
     }
 }
 
-/// Read the form, refusing a file larger than `file_limit` bytes.
+/// Read the form, refusing a file larger than `file_limit` bytes. `body_length` is the request's
+/// `Content-Length`, if it has one.
 pub async fn read_image_form(
     content_type: Option<&str>,
+    body_length: Option<u64>,
     body: Body,
     file_limit: u64,
     memory: &UploadMemory,
@@ -141,6 +143,9 @@ pub async fn read_image_form(
             .whole_stream(file_limit.saturating_add(FIELDS_ALLOWANCE))
             .per_field(file_limit.max(FIELDS_ALLOWANCE)),
     );
+    // The file is a little smaller than the body, when the body's length is known. (From the
+    // header: the body-timeout wrapper does not pass the length on as a size hint.)
+    let body_length = body_length.and_then(|length| usize::try_from(length).ok());
     let mut multipart =
         multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
 
@@ -172,10 +177,17 @@ pub async fn read_image_form(
                 return Err(Error::meteor("error-file-too-large", None, None));
             }
             if needed > bytes.capacity() {
-                // Doubling, as a Vec would, but never past the limit, and paid for first.
-                let capacity = needed
-                    .max(bytes.capacity() * 2)
-                    .min(usize::try_from(file_limit).unwrap_or(usize::MAX));
+                // Paid for before it is allocated. With a known body length the buffer is
+                // reserved once, for the whole file: uploads that each held part of the budget
+                // while waiting for more would wait on each other until they time out. A chunked
+                // body, of unknown length, grows by doubling as a Vec would.
+                let grown = match body_length {
+                    Some(length) if bytes.capacity() == 0 => length,
+                    _ => bytes.capacity() * 2,
+                };
+                let capacity = grown
+                    .min(usize::try_from(file_limit).unwrap_or(usize::MAX))
+                    .max(needed);
                 reservation.grow_to(capacity).await?;
                 bytes.reserve_exact(capacity - bytes.len());
             }

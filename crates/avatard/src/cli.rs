@@ -119,8 +119,9 @@ pub struct ServeArgs {
     /// a 429. Never less than --max-upload-bytes.
     #[arg(long, env = "AVATARD_UPLOAD_MEMORY_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub upload_memory_bytes: u64,
-    /// How long an upload waits for room in --upload-memory-bytes before it gets a 429.
-    #[arg(long, env = "AVATARD_UPLOAD_WAIT_SECS", default_value_t = 30)]
+    /// How long an upload waits for room in --upload-memory-bytes before it gets a 429; at most
+    /// half of --body-idle-timeout-secs.
+    #[arg(long, env = "AVATARD_UPLOAD_WAIT_SECS", default_value_t = 15)]
     pub upload_wait_secs: u64,
     /// Memory for cached avatar bytes.
     #[arg(long, env = "AVATARD_AVATAR_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]

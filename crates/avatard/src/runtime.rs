@@ -168,10 +168,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             domain,
             &public_url,
             args.trusted_proxies,
-            // Never less than one largest upload, or such an upload could never be read.
+            // Never less than one largest upload, or such an upload could never be read. An
+            // upload waiting for room is not reading its body, and that pause counts against the
+            // body's idle timeout: the wait ends well before it.
             UploadMemory::new(
                 args.upload_memory_bytes.max(args.max_upload_bytes),
-                Duration::from_secs(args.upload_wait_secs),
+                Duration::from_secs(args.upload_wait_secs.min(args.body_idle_timeout_secs / 2)),
             ),
         ),
         avatard_http::Timeouts {

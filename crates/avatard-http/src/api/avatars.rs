@@ -61,8 +61,13 @@ pub async fn set_avatar(
         avatars.set_from_url(&target.user, &url, actor).await?;
         return Ok(Success::empty());
     }
+    let body_length = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
     let form = read_image_form(
         content_type(&parts.headers),
+        body_length,
         upload_body,
         avatars.upload_stream_limit(),
         &state.upload_memory,
