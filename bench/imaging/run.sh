@@ -61,11 +61,9 @@ for tool in node npm cargo taskset python3; do
 done
 [ "$(nproc)" -ge 2 ] || log "warning: 1 CPU: the benchmark shares its core with everything else"
 
-# ---------------------------------------------------------------- sharp
-if [ ! -d node_modules/sharp ]; then
-    log "installing sharp (npm ci)"
-    npm ci --no-audit --no-fund >&2
-fi
+# ---------------------------------------------------------------- sharp and the corpus
+# shellcheck source=corpus.sh
+source ./corpus.sh
 
 # ---------------------------------------------------------------- avatard
 # The pipeline binary resolves its dependencies to the versions the server is built with: it starts
@@ -75,22 +73,6 @@ log "building the pipeline binary (cargo build --release)"
 cp "$ROOT/Cargo.lock" pipeline/Cargo.lock
 cargo build --release --manifest-path pipeline/Cargo.toml >&2
 OURS="$HERE/pipeline/target/release/avatard-bench-imaging"
-
-# ---------------------------------------------------------------- corpus
-# Regenerated when a file is missing or the generator or the sharp that encodes it changed.
-STAMP=$(cat gen-corpus.js package-lock.json | sha256sum | cut -c1-16)
-missing=0
-for image in $IMAGES; do
-    [ -f "corpus/$image" ] || missing=1
-done
-if [ "${REGENERATE:-0}" = 1 ] || [ "$missing" = 1 ] || [ "$(cat corpus/.stamp 2>/dev/null)" != "$STAMP" ]; then
-    log "generating the corpus (node gen-corpus.js; about 30 s)"
-    node gen-corpus.js corpus >&2
-    echo "$STAMP" >corpus/.stamp
-fi
-for image in $IMAGES; do
-    [ -f "corpus/$image" ] || die "corpus/$image: no such corpus file"
-done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/avatard-imaging-bench.XXXXXX")
 cleanup() {
