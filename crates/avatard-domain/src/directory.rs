@@ -17,7 +17,7 @@ use crate::error::StoreError;
 use crate::model::{AvatarRecord, UserRecord};
 
 /// How many users are remembered.
-const CAPACITY: u64 = 100_000;
+const CAPACITY: usize = 100_000;
 /// How long "nobody has this name" is remembered.
 const UNKNOWN_FOR: Duration = Duration::from_secs(5);
 
@@ -47,20 +47,36 @@ impl From<UserRecord> for Displayed {
 
 #[derive(Clone)]
 pub(crate) struct Directory {
-    entries: moka::future::Cache<String, Option<Arc<Displayed>>>,
+    /// quick_cache rather than moka: this lookup is on every `/avatar` request, and moka's
+    /// bookkeeping per read (a clock read, a read-log entry, epoch pinning) was a few percent of
+    /// the serving CPU. A sharded map with S3-FIFO eviction is all a bounded directory needs.
+    entries: Arc<quick_cache::sync::Cache<String, Entry>>,
     /// Bumped by every invalidation. A lookup that raced one (read the database before a change
     /// committed, finished after it was announced) must not cache what it read.
     generation: Arc<AtomicU64>,
 }
 
+/// A remembered answer: the user, or that nobody has the name (for [`UNKNOWN_FOR`]).
+#[derive(Clone)]
+enum Entry {
+    Known(Arc<Displayed>),
+    Unknown { until: Instant },
+}
+
 impl Directory {
     pub fn new() -> Directory {
         Directory {
-            entries: moka::future::Cache::builder()
-                .max_capacity(CAPACITY)
-                .expire_after(UnknownsExpire)
-                .build(),
+            entries: Arc::new(quick_cache::sync::Cache::new(CAPACITY)),
             generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The remembered answer for `key`, if it has not expired.
+    fn remembered(&self, key: &str) -> Option<Option<Arc<Displayed>>> {
+        match self.entries.get(key)? {
+            Entry::Known(user) => Some(Some(user)),
+            Entry::Unknown { until } if Instant::now() < until => Some(None),
+            Entry::Unknown { .. } => None,
         }
     }
 
@@ -78,7 +94,7 @@ impl Directory {
         Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
     {
         let key = key.cache_key();
-        if let Some(hit) = self.entries.get(&key).await {
+        if let Some(hit) = self.remembered(&key) {
             let version = hit
                 .as_ref()
                 .and_then(|user| user.avatar.as_ref())
@@ -90,20 +106,26 @@ impl Directory {
         let before = self.generation.load(Ordering::SeqCst);
         let displayed = load().await?.map(|found| Arc::new(Displayed::from(found)));
         if self.generation.load(Ordering::SeqCst) == before {
-            self.entries.insert(key.clone(), displayed.clone()).await;
+            let entry = match &displayed {
+                Some(user) => Entry::Known(user.clone()),
+                None => Entry::Unknown {
+                    until: Instant::now() + UNKNOWN_FOR,
+                },
+            };
+            self.entries.insert(key.clone(), entry);
             // An invalidation between the check and the insert would otherwise be lost.
             if self.generation.load(Ordering::SeqCst) != before {
-                self.entries.invalidate(&key).await;
+                self.entries.remove(&key);
             }
         }
         Ok(displayed)
     }
 
     /// Forget a user whose avatar (or existence) changed.
-    pub async fn forget(&self, user_id: &str, username: &str) {
+    pub fn forget(&self, user_id: &str, username: &str) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         for key in [Key::Username(username), Key::Id(user_id)] {
-            self.entries.invalidate(&key.cache_key()).await;
+            self.entries.remove(&key.cache_key());
         }
     }
 }
@@ -122,19 +144,5 @@ impl Key<'_> {
             Key::Username(name) => format!("u:{}", name.to_lowercase()),
             Key::Id(id) => format!("i:{id}"),
         }
-    }
-}
-
-/// Known users stay until evicted or forgotten; "nobody" expires after [`UNKNOWN_FOR`].
-struct UnknownsExpire;
-
-impl moka::Expiry<String, Option<Arc<Displayed>>> for UnknownsExpire {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        value: &Option<Arc<Displayed>>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        value.is_none().then_some(UNKNOWN_FOR)
     }
 }

@@ -83,7 +83,7 @@ impl AvatarEvents {
     /// After this process committed a change for a user: forget them at once (even if reading the
     /// log fails now), apply the log, and tell the other replicas to read it.
     pub(crate) async fn committed(&self, user_id: &str, username: &str) {
-        self.inner.directory.forget(user_id, username).await;
+        self.inner.directory.forget(user_id, username);
         if let Err(err) = self.catch_up().await {
             tracing::warn!(%err, "could not read the avatar event log; the next refresh will");
         }
@@ -99,10 +99,7 @@ impl AvatarEvents {
         loop {
             let page = inner.store.avatar_events(*applied, PAGE).await?;
             for event in &page {
-                inner
-                    .directory
-                    .forget(&event.user_id, &event.username)
-                    .await;
+                inner.directory.forget(&event.user_id, &event.username);
                 *applied = event.seq;
                 inner.head.store(event.seq, Ordering::SeqCst);
                 // No subscribers is not an error.

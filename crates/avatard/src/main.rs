@@ -16,13 +16,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     logging::init();
-    // Tokio's default is one worker thread per CPU; `serve --worker-threads` overrides it.
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Serve(args) = &cli.command
-        && let Some(threads) = args.worker_threads
-    {
-        builder.worker_threads(threads.get());
-    }
+    // Tokio's default is one worker thread per CPU; `serve --worker-threads` overrides it. One
+    // worker has nobody to share work with: the current-thread scheduler runs it without the
+    // work-stealing machinery.
+    let worker_threads = match &cli.command {
+        Command::Serve(args) => args.worker_threads,
+        _ => None,
+    };
+    let mut builder = match worker_threads {
+        Some(threads) if threads.get() == 1 => tokio::runtime::Builder::new_current_thread(),
+        Some(threads) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads.get());
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let rt = builder.enable_all().build()?;
     rt.block_on(async move {
         match cli.command {
