@@ -5,11 +5,23 @@
 //!   roxmltree limits their nesting but not how often they are used, so
 //!   entity declarations are refused outright (real-world avatars do not
 //!   need them).
-//! - usvg copies the referenced subtree for every `<use>`, so `<use>` chains
-//!   grow exponentially ("use bombs"), and it instantiates a `<marker>`'s
-//!   content at every vertex of every path that uses it. The node budget
-//!   therefore counts what usvg will build, not what the file contains.
+//! - usvg copies the referenced subtree for every `<use>` and `<feImage>`, so
+//!   `<use>` chains grow exponentially ("use bombs"); it converts patterns,
+//!   and masks, clip paths and filters in `objectBoundingBox` units, anew for
+//!   every element that refers to them, so masks whose content is masked grow
+//!   the same way (five levels of ten: 2.7 s of parsing from 3 kB); and it
+//!   instantiates a `<marker>`'s content at every vertex of every path that
+//!   uses it. The node budget therefore counts what usvg will build, not what
+//!   the file contains.
 //! - Deep nesting makes usvg and resvg recurse deeply.
+//! - Some parsing costs grow faster than the file: laying out a text is
+//!   quadratic in its characters (130 kB of text: 15 s); usvg tests every CSS
+//!   selector against every element, and simplecss matches descendant
+//!   combinators by trying every chain of ancestors (`x g g rect` over 200
+//!   nested groups: minutes); and every use of a gradient, pattern or filter
+//!   walks its `href` inheritance chain for each attribute (4 900 chained
+//!   gradients, each used once: 4 s). Each is bounded well above what real
+//!   avatars need.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,8 +29,24 @@ use resvg::usvg::roxmltree::{self, Document, Node, NodeId, ParsingOptions};
 
 use crate::{ImageError, Limits};
 
-/// Deepest element nesting accepted, counting elements pulled in by `<use>`.
+/// Deepest element nesting accepted, counting elements pulled in by `<use>`
+/// and by references to the resources usvg copies for each use.
 pub(super) const MAX_DEPTH: usize = 256;
+
+/// Most characters of text, counted after `<use>` expansion: a page of
+/// prose, far beyond the few words of an avatar, and laid out in under half
+/// a second even as one long line.
+pub(super) const MAX_TEXT_CHARS: usize = 10_000;
+
+/// Most selector tests usvg may make while applying CSS (one per selector and
+/// element, and one per chain of ancestors a descendant combinator makes it
+/// try), each about 40 ns: 0.4 s. A stylesheet of 300 classes over 10 000
+/// elements makes 3 million.
+pub(super) const MAX_SELECTOR_TESTS: f64 = 10_000_000.0;
+
+/// Longest `href` inheritance chain between gradients, patterns and filters;
+/// exporters write one link, to share a gradient's stops.
+pub(super) const MAX_HREF_CHAIN: usize = 32;
 
 /// Parses `text` and checks it against the limits.
 pub(super) fn parse<'input>(
@@ -48,7 +76,11 @@ pub(super) fn parse<'input>(
             "the SVG image's root element is not <svg>".into(),
         ));
     }
-    Budget::new(&doc, limits.max_svg_nodes).check(&doc)?;
+    let budget = Budget::new(&doc, limits.max_svg_nodes);
+    budget.check_links(&doc)?;
+    budget.check(&doc)?;
+    // After the depth check: it measures every element's ancestors.
+    check_style(&doc)?;
     Ok(doc)
 }
 
@@ -65,16 +97,21 @@ fn too_deep() -> ImageError {
     ))
 }
 
-/// Size and height of a subtree once `<use>` references are expanded.
+/// Size, height and characters of text of a subtree once what usvg copies
+/// (`<use>`, resources copied per use) is expanded.
 #[derive(Clone, Copy)]
 struct Expanded {
     nodes: usize,
     height: usize,
+    chars: usize,
 }
 
 struct Budget<'a, 'input> {
     max_nodes: usize,
     ids: HashMap<&'a str, Node<'a, 'input>>,
+    /// Resources copied per use that the stylesheet refers to; a rule may
+    /// apply them to any element.
+    styled: Vec<Node<'a, 'input>>,
     memo: HashMap<NodeId, Expanded>,
     /// Nodes being expanded; a reference back to one of them is a cycle,
     /// which usvg drops, so it adds nothing.
@@ -83,25 +120,35 @@ struct Budget<'a, 'input> {
 
 impl<'a, 'input> Budget<'a, 'input> {
     fn new(doc: &'a Document<'input>, max_nodes: usize) -> Self {
-        let ids = doc
+        let ids: HashMap<_, _> = doc
             .descendants()
             .filter_map(|n| n.attribute("id").map(|id| (id, n)))
+            .collect();
+        let mut seen = HashSet::new();
+        let styled = stylesheet(doc)
+            .iter()
+            .flat_map(|css| url_ids(css))
+            .filter_map(|id| ids.get(id).copied())
+            .filter(|n| copied_per_use(*n) && seen.insert(n.id()))
             .collect();
         Budget {
             max_nodes,
             ids,
+            styled,
             memo: HashMap::new(),
             in_progress: HashSet::new(),
         }
     }
 
     fn check(mut self, doc: &'a Document<'input>) -> Result<(), ImageError> {
-        let mut total = self.expand(doc.root_element(), 1)?.nodes;
-        let marker = doc
+        let root = self.expand(doc.root_element(), 1)?;
+        let (mut total, mut chars) = (root.nodes, root.chars);
+        let markers = doc
             .descendants()
             .filter(|n| n.has_tag_name("marker"))
-            .map(|n| self.expand(n, 1).map(|e| e.nodes))
-            .try_fold(0, |max, nodes| nodes.map(|n| max.max(n)))?;
+            .map(|n| self.expand(n, 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        let marker = markers.iter().map(|m| m.nodes).max().unwrap_or(0);
         if marker > 0 {
             // Assume the largest marker sits on every vertex of every shape.
             let vertices = doc
@@ -109,12 +156,41 @@ impl<'a, 'input> Budget<'a, 'input> {
                 .map(vertex_estimate)
                 .fold(0usize, usize::saturating_add);
             total = total.saturating_add(vertices.saturating_mul(marker));
+            let marker_chars = markers.iter().map(|m| m.chars).max().unwrap_or(0);
+            chars = chars.saturating_add(vertices.saturating_mul(marker_chars));
         }
         if total > self.max_nodes {
             return Err(ImageError::TooLarge(format!(
                 "the SVG image has more than {} elements",
                 self.max_nodes
             )));
+        }
+        if chars > MAX_TEXT_CHARS {
+            return Err(ImageError::TooLarge(format!(
+                "the SVG image has more than {MAX_TEXT_CHARS} characters of text"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses `href` chains between gradients, patterns and filters longer
+    /// than [`MAX_HREF_CHAIN`].
+    fn check_links(&self, doc: &'a Document<'input>) -> Result<(), ImageError> {
+        for node in doc.descendants().filter(|n| inherits(*n)) {
+            let mut links = 0;
+            let mut seen = HashSet::new();
+            let mut current = node;
+            // usvg stops at a cycle, and so does this walk.
+            while let Some(next) = self.href_target(current).filter(|n| seen.insert(n.id())) {
+                links += 1;
+                if links > MAX_HREF_CHAIN {
+                    return Err(ImageError::TooLarge(format!(
+                        "the SVG image chains gradients, patterns or filters through more than \
+                         {MAX_HREF_CHAIN} links"
+                    )));
+                }
+                current = next;
+            }
         }
         Ok(())
     }
@@ -133,13 +209,19 @@ impl<'a, 'input> Budget<'a, 'input> {
         self.in_progress.insert(node.id());
         let mut nodes = 1usize;
         let mut below = 0usize;
-        let linked = self.use_target(node);
+        let mut chars = if node.is_text() && node.ancestors().any(|a| a.has_tag_name("text")) {
+            node.text().map_or(0, |t| t.chars().count())
+        } else {
+            0
+        };
+        let linked = self.instances(node);
         for next in node.children().chain(linked) {
             if self.in_progress.contains(&next.id()) {
                 continue;
             }
             let sub = self.expand(next, depth + 1)?;
             nodes = nodes.saturating_add(sub.nodes);
+            chars = chars.saturating_add(sub.chars);
             below = below.max(sub.height);
             if nodes > self.max_nodes {
                 return Err(ImageError::TooLarge(format!(
@@ -152,20 +234,186 @@ impl<'a, 'input> Budget<'a, 'input> {
         let expanded = Expanded {
             nodes,
             height: below + 1,
+            chars,
         };
         self.memo.insert(node.id(), expanded);
         Ok(expanded)
     }
 
-    /// The element a `<use>` copies, if it names one in this document.
-    fn use_target(&self, node: Node<'a, 'input>) -> Option<Node<'a, 'input>> {
-        if !node.has_tag_name("use") {
-            return None;
+    /// The elements usvg builds a copy of for `node`: what a `<use>` or
+    /// `<feImage>` names, the pattern a pattern inherits its content from,
+    /// and the resources copied per use that its attributes, its `style` or
+    /// the stylesheet refer to.
+    fn instances(&self, node: Node<'a, 'input>) -> Vec<Node<'a, 'input>> {
+        if !node.is_element() {
+            return Vec::new();
         }
+        let mut instances: Vec<_> = node
+            .attributes()
+            .flat_map(|a| url_ids(a.value()))
+            .filter_map(|id| self.ids.get(id).copied())
+            .filter(|n| copied_per_use(*n))
+            .chain(self.styled.iter().copied())
+            .collect();
+        if ["use", "feImage", "pattern"]
+            .iter()
+            .any(|tag| node.has_tag_name(*tag))
+        {
+            instances.extend(self.href_target(node));
+        }
+        instances
+    }
+
+    /// The element `node`'s `href` (or `xlink:href`) names in this document.
+    fn href_target(&self, node: Node<'a, 'input>) -> Option<Node<'a, 'input>> {
         let href = node.attributes().find(|a| a.name() == "href")?.value();
         let id = href.trim().strip_prefix('#')?;
         self.ids.get(id).copied()
     }
+}
+
+/// Whether usvg converts `node` anew for every element that refers to it: a
+/// mask, clip path or filter unless it is in `userSpaceOnUse` units (read
+/// from the element alone, which can only overcount), and a pattern always
+/// (usvg copies one into each user's units or context).
+fn copied_per_use(node: Node) -> bool {
+    let user_space = |attribute, default| {
+        node.attribute(attribute)
+            .map_or(default, |units: &str| units.trim() == "userSpaceOnUse")
+    };
+    match node.tag_name().name() {
+        "mask" => !(user_space("maskUnits", false) && user_space("maskContentUnits", true)),
+        "clipPath" => !user_space("clipPathUnits", true),
+        "filter" => !(user_space("filterUnits", false) && user_space("primitiveUnits", true)),
+        "pattern" => true,
+        _ => false,
+    }
+}
+
+/// The ids in the `url(#id)` references of a presentation attribute, a
+/// `style` attribute or a stylesheet.
+fn url_ids(value: &str) -> impl Iterator<Item = &str> {
+    value.split("url(").skip(1).filter_map(|rest| {
+        let inner = rest.split(')').next()?;
+        inner
+            .trim()
+            .trim_matches(['"', '\''])
+            .trim()
+            .strip_prefix('#')
+    })
+}
+
+/// The text of every `<style>` element.
+fn stylesheet<'a>(doc: &'a Document) -> Vec<&'a str> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("style"))
+        .flat_map(|n| n.descendants())
+        .filter_map(|n| n.text())
+        .collect()
+}
+
+/// Whether usvg resolves `node`'s missing attributes through its `href`.
+fn inherits(node: Node) -> bool {
+    ["linearGradient", "radialGradient", "pattern", "filter"]
+        .iter()
+        .any(|tag| node.has_tag_name(*tag))
+}
+
+/// Refuses stylesheets that would make usvg test selectors more than
+/// [`MAX_SELECTOR_TESTS`] times.
+///
+/// A selector with `k` descendant combinators, tested against an element
+/// with `d` ancestors, can try every choice of `k` of them; child and sibling
+/// combinators try one. Selectors are read loosely (every text before a `{`
+/// counts as a selector list, at-rules included), which can only overcount.
+fn check_style(doc: &Document) -> Result<(), ImageError> {
+    let css = without_comments(&stylesheet(doc).concat());
+    if !css.contains('{') {
+        return Ok(());
+    }
+    // Elements by number of ancestor elements.
+    let mut at_depth: Vec<f64> = Vec::new();
+    for element in doc.descendants().filter(Node::is_element) {
+        let depth = element.ancestors().filter(Node::is_element).count() - 1;
+        if at_depth.len() <= depth {
+            at_depth.resize(depth + 1, 0.0);
+        }
+        at_depth[depth] += 1.0;
+    }
+    let mut tests = 0.0;
+    for selectors in selector_lists(&css) {
+        for selector in selectors.split(',') {
+            let k = descendant_combinators(selector);
+            tests += at_depth
+                .iter()
+                .enumerate()
+                .map(|(d, &count)| count * choose(d, k))
+                .sum::<f64>();
+            if tests > MAX_SELECTOR_TESTS {
+                return Err(ImageError::TooLarge(
+                    "the SVG image's stylesheet is too complex".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The text before each `{` of `css`: selector lists, and at-rule preludes.
+fn selector_lists(css: &str) -> impl Iterator<Item = &str> {
+    let mut rest = css;
+    std::iter::from_fn(move || {
+        let open = rest.find('{')?;
+        let before = &rest[..open];
+        rest = &rest[open + 1..];
+        let start = before.rfind(['}', ';']).map_or(0, |i| i + 1);
+        Some(&before[start..])
+    })
+}
+
+/// `css` without its `/* comments */`.
+fn without_comments(css: &str) -> String {
+    let mut kept = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(start) = rest.find("/*") {
+        kept.push_str(&rest[..start]);
+        rest = rest[start + 2..]
+            .find("*/")
+            .map_or("", |end| &rest[start + 2 + end + 2..]);
+    }
+    kept.push_str(rest);
+    kept
+}
+
+/// Descendant combinators (whitespace between two compound selectors) in
+/// `selector`.
+fn descendant_combinators(selector: &str) -> usize {
+    let mut count = 0;
+    let mut after_compound = false;
+    let mut gap = false;
+    for c in selector.chars() {
+        match c {
+            c if c.is_whitespace() => gap = after_compound,
+            '>' | '+' | '~' => {
+                after_compound = false;
+                gap = false;
+            }
+            _ => {
+                count += usize::from(gap);
+                after_compound = true;
+                gap = false;
+            }
+        }
+    }
+    count
+}
+
+/// `n` choose `k`, as a float that saturates to infinity.
+fn choose(n: usize, k: usize) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    (0..k.min(n - k)).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
 }
 
 /// An upper bound on the vertices a marker can be drawn at. Counting digit
@@ -288,6 +536,112 @@ mod tests {
              <path d='M0 0 L10 10 L20 0' marker-mid='url(#m)'/></svg>"
         );
         check(&small).expect("a few markers are fine");
+    }
+
+    #[test]
+    fn text_is_counted_after_use_expansion() {
+        let text = |chars: usize, uses: usize| {
+            format!(
+                "<svg xmlns='http://www.w3.org/2000/svg'><defs><text id='t'>{}</text></defs>{}</svg>",
+                "a".repeat(chars),
+                "<use href='#t'/>".repeat(uses)
+            )
+        };
+        check(&text(MAX_TEXT_CHARS / 2, 1)).expect("half the limit, drawn once");
+        let err = check(&text(MAX_TEXT_CHARS / 2, 2)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the SVG image has more than 10000 characters of text"
+        );
+    }
+
+    #[test]
+    fn stylesheets_that_match_too_much_are_refused() {
+        let nested = |css: &str, depth: usize| {
+            format!(
+                "<svg xmlns='http://www.w3.org/2000/svg'><style>{css}</style>{}{}{}</svg>",
+                "<g>".repeat(depth),
+                "<rect/>".repeat(1_000),
+                "</g>".repeat(depth)
+            )
+        };
+        // Exported styles: classes, and shallow descendant selectors.
+        let classes: String = (0..300).map(|i| format!(".st{i}{{fill:#123}} ")).collect();
+        check(&nested(&format!("{classes} svg .st1, #a > path {{}}"), 20)).expect("ordinary css");
+        // Every chain of two ancestors out of 200, for each rect.
+        let err = check(&nested("x g rect {}", 200)).unwrap_err();
+        assert_eq!(err.to_string(), "the SVG image's stylesheet is too complex");
+        // Child combinators try a single ancestor.
+        check(&nested("x > g > rect {}", 200)).expect("child combinators");
+    }
+
+    #[test]
+    fn descendant_combinators_are_told_from_the_others() {
+        assert_eq!(descendant_combinators(".a"), 0);
+        assert_eq!(descendant_combinators("  svg  .a "), 1);
+        assert_eq!(descendant_combinators("a > b + c ~ d"), 0);
+        assert_eq!(descendant_combinators("a b>c d"), 2);
+        let css = without_comments("/* x { */ a b { fill: red; } c{} /* open");
+        assert_eq!(selector_lists(&css).collect::<Vec<_>>(), [" a b ", " c"]);
+    }
+
+    #[test]
+    fn long_href_chains_are_refused() {
+        let chain = |links: usize| {
+            let mut svg = String::from(
+                "<svg xmlns='http://www.w3.org/2000/svg' xmlns:xlink='http://www.w3.org/1999/xlink'>\
+                 <linearGradient id='g0'><stop/></linearGradient>",
+            );
+            for i in 1..=links {
+                svg += &format!("<linearGradient id='g{i}' xlink:href='#g{}'/>", i - 1);
+            }
+            svg + "</svg>"
+        };
+        check(&chain(MAX_HREF_CHAIN)).expect("at the limit");
+        assert!(matches!(
+            check(&chain(MAX_HREF_CHAIN + 1)),
+            Err(ImageError::TooLarge(_))
+        ));
+        let cycle = "<svg xmlns='http://www.w3.org/2000/svg'><pattern id='a' href='#b'/>\
+            <pattern id='b' href='#a'/></svg>";
+        check(cycle).expect("cycles end the chain");
+    }
+
+    #[test]
+    fn resources_copied_per_use_are_counted() {
+        let fan_out = |units: &str, reference: &str| {
+            let mut svg = format!(
+                "<svg xmlns='http://www.w3.org/2000/svg'><clipPath id='c0' {units}><rect/></clipPath>"
+            );
+            for level in 1..=4 {
+                let clipped = format!("<rect clip-path='url(#c{})'/>", level - 1).repeat(10);
+                svg += &format!("<clipPath id='c{level}' {units}>{clipped}</clipPath>");
+            }
+            svg + reference + "</svg>"
+        };
+        // usvg shares clip paths in user space, and converts the others for
+        // every element they clip.
+        check(&fan_out("", "<rect clip-path='url(#c4)'/>")).expect("shared");
+        let copied = "clipPathUnits='objectBoundingBox'";
+        assert!(matches!(
+            check(&fan_out(copied, "<rect clip-path='url(#c4)'/>")),
+            Err(ImageError::TooLarge(_))
+        ));
+        assert!(matches!(
+            check(&fan_out(
+                copied,
+                "<rect style='clip-path: url( \"#c4\" )'/>"
+            )),
+            Err(ImageError::TooLarge(_))
+        ));
+        // A stylesheet may apply a reference to any element.
+        assert!(matches!(
+            check(&fan_out(
+                copied,
+                "<style>.a { clip-path: url(#c4) }</style>"
+            )),
+            Err(ImageError::TooLarge(_))
+        ));
     }
 
     #[test]

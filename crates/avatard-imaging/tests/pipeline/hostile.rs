@@ -278,11 +278,240 @@ fn reference_chain(kind: &str) -> String {
 
 #[test]
 fn deep_reference_chains_do_not_crash() {
-    // usvg follows such chains recursively; the guard does not measure them
-    // (they can also be built through CSS), so the render thread's stack
-    // must absorb them.
+    // usvg follows such chains recursively. The guard counts the depth of
+    // masks and patterns, which usvg copies for each use, but not of clip
+    // paths in user space, which it shares, so the render thread's stack
+    // must absorb those.
     for kind in ["clip-path", "mask", "pattern"] {
         let _ = process_avatar(reference_chain(kind).as_bytes(), &options(10, true));
+    }
+}
+
+/// A `viewBox='0 0 100 100'` document around `body`.
+fn svg_of(body: &str) -> String {
+    format!("<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'>{body}</svg>")
+}
+
+/// The refusal of `svg` rendered at `size` px with `limits`, and how long it took.
+fn refusal(svg: &str, size: u32, limits: Limits) -> (ImageError, Duration) {
+    let mut opts = options(size, true);
+    opts.limits = limits;
+    let started = Instant::now();
+    let err = process_avatar(svg.as_bytes(), &opts).expect_err("must be refused");
+    (err, started.elapsed())
+}
+
+/// An ordinary exported avatar: a clipped card with gradients, a drop
+/// shadow, a mask and a line of text.
+fn exported_avatar() -> String {
+    let mut shapes = String::new();
+    for i in 0..60 {
+        let (x, y) = (100 + i * 5, 120 + i * 4);
+        shapes += &format!(
+            "<path d='M{x} {y}C{} {} {} {} {} {}C330 {} {} {} {x} {y}Z' fill='#{:06x}'/>",
+            140 + i,
+            60 + i * 3,
+            300 - i,
+            90 + i,
+            380 - i * 2,
+            200 + i * 3,
+            300 + i,
+            200 - i,
+            420 - i,
+            i * 279_000 % 0xff_ffff
+        );
+    }
+    format!(
+        "<svg width='512' height='512' viewBox='0 0 512 512' xmlns='http://www.w3.org/2000/svg'>\
+         <defs><clipPath id='card'><rect width='512' height='512' rx='256'/></clipPath>\
+         <linearGradient id='sky' x2='1' y2='1'><stop stop-color='#7F7FD5'/>\
+         <stop offset='1' stop-color='#91EAE4'/></linearGradient>\
+         <radialGradient id='skin'><stop stop-color='#FFE0BD'/><stop offset='1' stop-color='#E0AC69'/>\
+         </radialGradient>\
+         <filter id='shadow' x='40' y='40' width='440' height='440' filterUnits='userSpaceOnUse'>\
+         <feColorMatrix in='SourceAlpha' type='matrix' values='0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 127 0' \
+         result='alpha'/><feOffset dy='4'/><feGaussianBlur stdDeviation='8'/>\
+         <feComposite in2='alpha' operator='out'/><feBlend in='SourceGraphic'/></filter>\
+         <mask id='face'><circle cx='256' cy='180' r='90' fill='white'/></mask></defs>\
+         <g clip-path='url(#card)'><rect width='512' height='512' fill='#F5F5F5'/>\
+         <circle cx='256' cy='256' r='220' fill='url(#sky)'/><g filter='url(#shadow)'>{shapes}</g>\
+         <g mask='url(#face)'><circle cx='256' cy='180' r='90' fill='url(#skin)'/></g>\
+         <text x='256' y='470' text-anchor='middle' font-size='48'>Ada L.</text></g></svg>"
+    )
+}
+
+#[test]
+fn svg_exports_render_within_the_default_limits() {
+    for size in [200, 1024] {
+        let avatar = process_avatar(exported_avatar().as_bytes(), &options(size, true))
+            .unwrap_or_else(|e| panic!("{size} px: {e}"));
+        let out = image::load_from_memory(&avatar.bytes)
+            .expect("decodable")
+            .to_rgba8();
+        assert_eq!(out.dimensions(), (size, size));
+        // The card is clipped to a circle: the corners stay transparent.
+        assert_eq!(out.get_pixel(0, 0).0[3], 0);
+        assert_eq!(out.get_pixel(size / 2, size / 2).0[3], 255);
+    }
+}
+
+#[test]
+fn svg_rendering_stops_at_the_time_limit() {
+    // Thousands of canvas-sized gradients: each cheap enough to be drawn on
+    // its own, a minute in all at 1024 px.
+    let svg = svg_of(&format!(
+        "<radialGradient id='g'><stop stop-color='red'/><stop offset='1' stop-color='blue'/>\
+         </radialGradient>{}",
+        "<rect width='100' height='100' fill='url(#g)'/>".repeat(9_000)
+    ));
+    let limit = Duration::from_millis(100);
+    let (err, took) = refusal(
+        &svg,
+        1024,
+        Limits {
+            max_svg_render_time: limit,
+            ..Limits::default()
+        },
+    );
+    assert!(matches!(err, ImageError::TooLarge(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the SVG image took longer than 100ms to render"
+    );
+    // Not a benchmark: without the clock this takes a minute.
+    assert!(took < 10 * limit + Duration::from_millis(500), "{took:?}");
+}
+
+#[test]
+fn svg_time_limit_covers_parsing() {
+    // Nothing to draw: only parsing takes time.
+    let svg = svg_of(&format!(
+        "<defs>{}</defs>",
+        "<rect width='1' height='1'/>".repeat(5_000)
+    ));
+    let (err, took) = refusal(
+        &svg,
+        64,
+        Limits {
+            max_svg_render_time: Duration::from_millis(1),
+            ..Limits::default()
+        },
+    );
+    assert_eq!(
+        err.to_string(),
+        "the SVG image took longer than 1ms to render"
+    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
+fn svg_work_resvg_does_in_one_call_is_priced_first() {
+    let crossing: String = (0..100_000)
+        .map(|i| format!("L{} {} ", (i * 37) % 100, (i * 61) % 100))
+        .collect();
+    let documents = [
+        // Everything wrapped in one group resvg draws in one call.
+        format!(
+            "<radialGradient id='g'><stop stop-color='red'/><stop offset='1' stop-color='blue'/>\
+             </radialGradient><g opacity='0.99'>{}</g>",
+            "<rect width='100' height='100' fill='url(#g)'/>".repeat(9_000)
+        ),
+        // Filters whose cost grows with a number, not with the file.
+        "<filter id='f'><feMorphology radius='1e6'/></filter>\
+         <rect width='100' height='100' filter='url(#f)'/>"
+            .into(),
+        "<filter id='f'><feTurbulence baseFrequency='0.05' numOctaves='100000'/></filter>\
+         <rect width='100' height='100' filter='url(#f)'/>"
+            .into(),
+        // A path whose scan conversion is quadratic in its length.
+        format!("<path d='M0 0 {crossing}'/>"),
+        // A million thick dashes.
+        "<path d='M0 0 L100 100 L0 100 L100 0 Z' fill='none' stroke='black' \
+         stroke-width='20' stroke-dasharray='0.0006'/>"
+            .into(),
+    ];
+    for body in documents {
+        let (err, took) = refusal(&svg_of(&body), 1024, Limits::default());
+        assert!(matches!(err, ImageError::TooLarge(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the SVG image would take longer than 2s to render",
+            "{}",
+            &body[..60]
+        );
+        assert!(took < Duration::from_secs(1), "{took:?}: {}", &body[..60]);
+    }
+}
+
+#[test]
+fn svg_layers_are_bounded_in_memory() {
+    let documents = [
+        // resvg does not clamp a pattern's tile: 40 000 px square here.
+        "<pattern id='p' width='1e5' height='1e5' patternUnits='userSpaceOnUse'>\
+         <rect width='5' height='5'/></pattern><rect width='100' height='100' fill='url(#p)'/>"
+            .to_owned(),
+        // Every isolated group holds a layer up to 25 times the canvas.
+        format!(
+            "{}<rect x='-1e6' y='-1e6' width='2e6' height='2e6'/>{}",
+            "<g opacity='0.99'>".repeat(200),
+            "</g>".repeat(200)
+        ),
+    ];
+    for body in documents {
+        let (err, _) = refusal(&svg_of(&body), 200, Limits::default());
+        assert!(matches!(err, ImageError::TooLarge(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the SVG image would need more than 268435456 bytes of memory to render"
+        );
+    }
+}
+
+#[test]
+fn svg_parsing_costs_are_bounded() {
+    let mut masks =
+        String::from("<mask id='m0'><rect width='100' height='100' fill='white'/></mask>");
+    for level in 1..=5 {
+        let masked = format!(
+            "<rect width='100' height='100' fill='white' mask='url(#m{})'/>",
+            level - 1
+        );
+        masks += &format!("<mask id='m{level}'>{}</mask>", masked.repeat(10));
+    }
+    let mut gradients =
+        String::from("<linearGradient id='g0'><stop stop-color='red'/></linearGradient>");
+    for i in 1..=40 {
+        gradients += &format!("<linearGradient id='g{i}' href='#g{}'/>", i - 1);
+    }
+    let cases = [
+        (
+            format!("<text y='50'>{}</text>", "Hello avatar ".repeat(1_000)),
+            "the SVG image has more than 10000 characters of text",
+        ),
+        (
+            format!(
+                "<style>x g rect {{ fill: red }}</style>{}{}{}",
+                "<g>".repeat(200),
+                "<rect width='1' height='1'/>".repeat(1_000),
+                "</g>".repeat(200)
+            ),
+            "the SVG image's stylesheet is too complex",
+        ),
+        (
+            format!("{gradients}<rect width='100' height='100' fill='url(#g40)'/>"),
+            "the SVG image chains gradients, patterns or filters through more than 32 links",
+        ),
+        (
+            // usvg converts such a mask anew for every element it masks.
+            format!("{masks}<rect width='100' height='100' mask='url(#m5)'/>"),
+            "the SVG image has more than 10000 elements",
+        ),
+    ];
+    for (body, message) in cases {
+        let (err, took) = refusal(&svg_of(&body), 200, Limits::default());
+        assert!(matches!(err, ImageError::TooLarge(_)), "{err:?}");
+        assert_eq!(err.to_string(), message);
+        assert!(took < Duration::from_secs(1), "{took:?}: {message}");
     }
 }
 
