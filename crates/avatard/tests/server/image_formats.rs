@@ -195,12 +195,18 @@ async fn refused_images_name_the_reason_and_keep_the_avatar() {
     }
     bomb.push(0x3b);
     let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
+    // 249 bytes that once made resvg allocate a 160 GB pattern tile and abort the server.
+    let pattern = b"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'>\
+        <pattern id='p' width='1e5' height='1e5' patternUnits='userSpaceOnUse'>\
+        <rect width='5' height='5'/></pattern><rect width='100' height='100' fill='url(#p)'/></svg>"
+        .to_vec();
     for (bytes, reason) in [
         (
             bomb,
             "the animation has 10000 frames, more than the limit of 1000",
         ),
         (heic, "HEIC images are not supported"),
+        (pattern, "would need more than 268435456 bytes of memory"),
     ] {
         let (status, body) = server.upload(&user, bytes, "image/gif").await;
         assert_eq!(status, 400, "{body}");
