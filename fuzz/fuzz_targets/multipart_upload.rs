@@ -24,7 +24,7 @@ const QUOTED_TYPE: &str = "Multipart/Form-Data; charset=utf-8; boundary=\"Avatar
 thread_local! {
     /// The server drives the parser on tokio; one current-thread runtime serves every run.
     static RUNTIME: RefCell<Runtime> =
-        RefCell::new(Builder::new_current_thread().build().expect("runtime"));
+        RefCell::new(Builder::new_current_thread().enable_time().build().expect("runtime"));
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -74,13 +74,15 @@ impl Reservation {
             return Ok(());
         }
         let more = u32::try_from(more).map_err(|_| busy())?;
-        let acquired = tokio::time::timeout(
-            self.memory.wait,
-            self.memory.room.clone().acquire_many_owned(more),
-        )
-        .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
+        let room = &self.memory.room;
+        // Room is usually there: only a wait needs a timer.
+        let acquired = match room.clone().try_acquire_many_owned(more) {
+            Ok(acquired) => acquired,
+            Err(_) => tokio::time::timeout(self.memory.wait, room.clone().acquire_many_owned(more))
+                .await
+                .map_err(|_| busy())?
+                .map_err(|_| busy())?,
+        };
         match &mut self.held {
             Some(held) => held.merge(acquired),
             None => self.held = Some(acquired),
