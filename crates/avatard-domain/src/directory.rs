@@ -8,6 +8,7 @@
 //! their display name instead (`UI_Use_Name_Avatar`). Meanwhile floods of unknown names (initials
 //! for everyone) stay off the database.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -50,7 +51,7 @@ pub(crate) struct Directory {
     /// quick_cache rather than moka: this lookup is on every `/avatar` request, and moka's
     /// bookkeeping per read (a clock read, a read-log entry, epoch pinning) was a few percent of
     /// the serving CPU. A sharded map with S3-FIFO eviction is all a bounded directory needs.
-    entries: Arc<quick_cache::sync::Cache<String, Entry>>,
+    entries: Arc<quick_cache::sync::Cache<EntryKey, Entry>>,
     /// Bumped by every invalidation. A lookup that raced one (read the database before a change
     /// committed, finished after it was announced) must not cache what it read.
     generation: Arc<AtomicU64>,
@@ -72,7 +73,7 @@ impl Directory {
     }
 
     /// The remembered answer for `key`, if it has not expired.
-    fn remembered(&self, key: &str) -> Option<Option<Arc<Displayed>>> {
+    fn remembered(&self, key: &Normalized<'_>) -> Option<Option<Arc<Displayed>>> {
         match self.entries.get(key)? {
             Entry::Known(user) => Some(Some(user)),
             Entry::Unknown { until } if Instant::now() < until => Some(None),
@@ -93,7 +94,7 @@ impl Directory {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<UserRecord>, StoreError>>,
     {
-        let key = key.cache_key();
+        let key = key.normalized();
         if let Some(hit) = self.remembered(&key) {
             let version = hit
                 .as_ref()
@@ -112,7 +113,7 @@ impl Directory {
                     until: Instant::now() + UNKNOWN_FOR,
                 },
             };
-            self.entries.insert(key.clone(), entry);
+            self.entries.insert(key.to_owned(), entry);
             // An invalidation between the check and the insert would otherwise be lost.
             if self.generation.load(Ordering::SeqCst) != before {
                 self.entries.remove(&key);
@@ -125,7 +126,7 @@ impl Directory {
     pub fn forget(&self, user_id: &str, username: &str) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         for key in [Key::Username(username), Key::Id(user_id)] {
-            self.entries.remove(&key.cache_key());
+            self.entries.remove(&key.normalized());
         }
     }
 }
@@ -138,11 +139,103 @@ pub enum Key<'a> {
     Id(&'a str),
 }
 
-impl Key<'_> {
-    fn cache_key(self) -> String {
+impl<'a> Key<'a> {
+    /// The key as the cache holds it: usernames lowercased, copied only when that changes them
+    /// (on the hot path it rarely does).
+    fn normalized(self) -> Normalized<'a> {
         match self {
-            Key::Username(name) => format!("u:{}", name.to_lowercase()),
-            Key::Id(id) => format!("i:{id}"),
+            Key::Username(name) => Normalized {
+                username: true,
+                name: if name.chars().all(|c| c.to_lowercase().eq([c])) {
+                    Cow::Borrowed(name)
+                } else {
+                    Cow::Owned(name.to_lowercase())
+                },
+            },
+            Key::Id(id) => Normalized {
+                username: false,
+                name: Cow::Borrowed(id),
+            },
         }
+    }
+}
+
+/// A [`Key`] as the cache compares them. Lookups borrow the request's name; the cache keeps its
+/// own copy ([`EntryKey`]).
+#[derive(Hash, PartialEq, Eq)]
+struct Normalized<'a> {
+    username: bool,
+    name: Cow<'a, str>,
+}
+
+impl Normalized<'_> {
+    fn to_owned(&self) -> EntryKey {
+        EntryKey(Normalized {
+            username: self.username,
+            name: Cow::Owned(self.name.clone().into_owned()),
+        })
+    }
+}
+
+/// The cache's key: a [`Normalized`] that owns its name. A type of its own so that a borrowed
+/// one can look it up ([`quick_cache::Equivalent`]).
+#[derive(Hash, PartialEq, Eq)]
+struct EntryKey(Normalized<'static>);
+
+impl quick_cache::Equivalent<EntryKey> for Normalized<'_> {
+    fn equivalent(&self, key: &EntryKey) -> bool {
+        *self == key.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_compared_lowercased_and_borrowed_when_already_lowercase() {
+        let borrowed = Key::Username("zoë.smith").normalized();
+        assert!(matches!(borrowed.name, Cow::Borrowed("zoë.smith")));
+        for spelling in ["Zoë.Smith", "ZOË.SMITH"] {
+            let key = Key::Username(spelling).normalized();
+            assert!(matches!(key.name, Cow::Owned(_)), "{spelling}");
+            assert!(key == borrowed, "{spelling}");
+        }
+        // Titlecase letters are not uppercase, yet lowercasing changes them.
+        let titlecase = Key::Username("ǅemal").normalized();
+        assert_eq!(titlecase.name, "ǆemal");
+        // Ids are exact, and never equal to a username.
+        assert!(Key::Id("AbC").normalized().name == "AbC");
+        assert!(Key::Id("abc").normalized() != Key::Username("abc").normalized());
+    }
+
+    #[test]
+    fn a_borrowed_key_finds_the_entry_its_owned_copy_made() {
+        let directory = Directory::new();
+        let user = Arc::new(Displayed {
+            user_id: "u1".into(),
+            username: "Alice".into(),
+            name: String::new(),
+            avatar: None,
+            stored_file: StoredFile::default(),
+        });
+        let key = Key::Username("Alice").normalized();
+        directory
+            .entries
+            .insert(key.to_owned(), Entry::Known(user.clone()));
+        for spelling in ["alice", "ALICE", "Alice"] {
+            let found = directory.remembered(&Key::Username(spelling).normalized());
+            assert!(
+                found.flatten().is_some_and(|f| Arc::ptr_eq(&f, &user)),
+                "{spelling}"
+            );
+        }
+        assert!(
+            directory
+                .remembered(&Key::Id("alice").normalized())
+                .is_none()
+        );
+        directory.forget("u1", "ALICE");
+        assert!(directory.remembered(&key).is_none());
     }
 }

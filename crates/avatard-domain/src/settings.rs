@@ -3,9 +3,11 @@
 //!
 //! Reads are hot (every avatar request consults several settings), so the current values live in
 //! memory; a change is written to the metadata store first and only then published in memory, so a
-//! value that was acknowledged is never lost on restart.
+//! value that was acknowledged is never lost on restart. The few that every avatar request reads
+//! are mirrored once more, in atomics ([`AvatarServing`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
@@ -180,12 +182,70 @@ pub fn definition(id: &str) -> Option<&'static SettingDefinition> {
 /// hash would buy nothing here.
 type Values = HashMap<&'static str, Value, foldhash::fast::FixedState>;
 
+/// The settings every `/avatar` request reads, as one value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvatarServing {
+    /// `Accounts_AvatarBlockUnauthenticatedAccess`.
+    pub block_unauthenticated: bool,
+    /// `Accounts_AvatarExternalProviderUrl` is set.
+    pub external_provider: bool,
+    /// `UI_Use_Name_Avatar`.
+    pub use_name: bool,
+    /// `Accounts_AvatarCacheTime`, in seconds.
+    pub cache_time: i64,
+}
+
+/// [`AvatarServing`] beside the map, so that the hot path reads it without a lock or a hash. Its
+/// fields are stored one by one: a request that races a change may see some of the new values and
+/// some of the old, as it could have arrived on either side of the change.
+#[derive(Debug, Default)]
+struct ServingMirror {
+    block_unauthenticated: AtomicBool,
+    external_provider: AtomicBool,
+    use_name: AtomicBool,
+    cache_time: AtomicI64,
+}
+
+impl ServingMirror {
+    /// Copy the values from the map; called with its write lock held, after every change.
+    fn update(&self, values: &Values) {
+        let flag = |id: &str| values.get(id).and_then(Value::as_bool).unwrap_or(false);
+        let text_set = |id: &str| {
+            values
+                .get(id)
+                .and_then(Value::as_str)
+                .is_some_and(|text| !text.is_empty())
+        };
+        let cache_time = values
+            .get(AVATAR_CACHE_TIME)
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        self.block_unauthenticated
+            .store(flag(AVATAR_BLOCK_UNAUTHENTICATED_ACCESS), Ordering::Relaxed);
+        self.external_provider
+            .store(text_set(AVATAR_EXTERNAL_PROVIDER_URL), Ordering::Relaxed);
+        self.use_name
+            .store(flag(USE_NAME_AVATAR), Ordering::Relaxed);
+        self.cache_time.store(cache_time, Ordering::Relaxed);
+    }
+
+    fn read(&self) -> AvatarServing {
+        AvatarServing {
+            block_unauthenticated: self.block_unauthenticated.load(Ordering::Relaxed),
+            external_provider: self.external_provider.load(Ordering::Relaxed),
+            use_name: self.use_name.load(Ordering::Relaxed),
+            cache_time: self.cache_time.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// The settings service: typed reads from memory, validated writes through the store.
 #[derive(Clone)]
 pub struct Settings {
     store: Arc<dyn MetadataStore>,
     feed: Arc<dyn ChangeFeed>,
     values: Arc<RwLock<Values>>,
+    serving: Arc<ServingMirror>,
     storage_type: &'static str,
 }
 
@@ -203,6 +263,7 @@ impl Settings {
             store,
             feed,
             values: Arc::default(),
+            serving: Arc::default(),
             storage_type,
         };
         settings.reload().await?;
@@ -227,10 +288,9 @@ impl Settings {
             }
         }
         values.insert(STORAGE_TYPE, Value::from(self.storage_type));
-        *self
-            .values
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = values;
+        let mut current = self.write();
+        self.serving.update(&values);
+        *current = values;
         Ok(())
     }
 
@@ -250,12 +310,9 @@ impl Settings {
         self.read().get(id).and_then(Value::as_i64).unwrap_or(0)
     }
 
-    /// Whether a text setting is non-empty, without copying it (asked on every avatar request).
-    pub fn is_set(&self, id: &str) -> bool {
-        self.read()
-            .get(id)
-            .and_then(Value::as_str)
-            .is_some_and(|text| !text.is_empty())
+    /// What every `/avatar` request reads: no lock, no hashing.
+    pub fn avatar_serving(&self) -> AvatarServing {
+        self.serving.read()
     }
 
     pub fn string(&self, id: &str) -> String {
@@ -291,10 +348,11 @@ impl Settings {
                 updated_at: Utc::now(),
             })
             .await?;
-        self.values
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(def.id, value);
+        {
+            let mut current = self.write();
+            current.insert(def.id, value);
+            self.serving.update(&current);
+        }
         publish(&self.feed, Change::Settings).await;
         Ok(())
     }
@@ -304,6 +362,12 @@ impl Settings {
         // poisoned lock is still safe to read.
         self.values
             .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Values> {
+        self.values
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -8,10 +8,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;
 
+use avatard_domain::Error;
 use avatard_domain::avatars::{
     self, AvatarView, INITIALS_LAST_MODIFIED, Proxied, Representation, Variant,
 };
-use avatard_domain::{Error, settings};
 use avatard_imaging::initials;
 use axum::body::Body;
 use axum::extract::Request;
@@ -61,6 +61,14 @@ impl<'a> Params<'a> {
     fn version(&self) -> Option<&str> {
         self.etag.as_deref().filter(|v| !v.is_empty())
     }
+}
+
+/// How responses may be kept: by whom, and for how long unless the URL says otherwise.
+#[derive(Clone, Copy)]
+struct Caching {
+    audience: Audience,
+    /// `Accounts_AvatarCacheTime`.
+    max_age: i64,
 }
 
 /// `Cache-Control` of a URL naming the current version: cached for a year, never revalidated.
@@ -137,17 +145,18 @@ async fn avatar(state: AppState, request: Request) -> Response {
         return StatusCode::BAD_REQUEST.into_response();
     };
     let params = Params::parse(uri.query().unwrap_or_default());
-    let blocking = state
-        .domain
-        .settings
-        .bool(settings::AVATAR_BLOCK_UNAUTHENTICATED_ACCESS);
+    let serving = state.domain.settings.avatar_serving();
+    let blocking = serving.block_unauthenticated;
     if blocking && !authenticated(&state, &params, headers).await {
         return blocked(uri.path_and_query().map_or("", |pq| pq.as_str()));
     }
-    let audience = if blocking {
-        Audience::Private
-    } else {
-        Audience::Public
+    let caching = Caching {
+        audience: if blocking {
+            Audience::Private
+        } else {
+            Audience::Public
+        },
+        max_age: serving.cache_time,
     };
     let variant = Variant {
         size: params.size.as_deref(),
@@ -158,7 +167,7 @@ async fn avatar(state: AppState, request: Request) -> Response {
             .and_then(|accept| accept.to_str().ok()),
     };
     match view_of(&state, &rest, variant).await {
-        Ok(Some(view)) => respond(&state, &rest, view, &params, audience, headers),
+        Ok(Some(view)) => respond(&state, &rest, view, &params, caching, headers),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(Error::Unavailable(detail)) => {
             tracing::warn!(%detail, "avatar request while storage is unavailable");
@@ -192,18 +201,16 @@ fn respond(
     rest: &str,
     view: AvatarView,
     params: &Params<'_>,
-    audience: Audience,
+    caching: Caching,
     headers: &HeaderMap,
 ) -> Response {
     let (image, revalidate, version, negotiated) = match &view {
         AvatarView::NotFound => return unknown_user_id(headers),
         AvatarView::ProviderFailed => return StatusCode::BAD_GATEWAY.into_response(),
-        AvatarView::Proxied(proxied) => return proxied_response(state, params, audience, proxied),
-        AvatarView::Stored {
-            image,
-            version,
-            negotiated,
-        } => (image, true, Some(version.as_str()), *negotiated),
+        AvatarView::Proxied(proxied) => return proxied_response(params, caching, proxied),
+        AvatarView::Stored { image, negotiated } => {
+            (image, true, image.version.as_deref(), *negotiated)
+        }
         AvatarView::Initials { image, revalidate } => (image, *revalidate, None, false),
     };
     let requested_version = params.version();
@@ -213,9 +220,9 @@ fn respond(
         return redirect_to_current(state, rest, params, version);
     }
     let cache_control = if requested_version.is_some() {
-        immutable(audience)
+        immutable(caching.audience)
     } else {
-        cache_time(state, params, audience)
+        cache_time(params, caching)
     };
     let mut response = if not_modified(image, revalidate, headers) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -238,15 +245,10 @@ fn respond(
 
 /// The external provider's answer (R6.7): the common headers, overridden by the provider's, then
 /// our own protections, which the provider cannot relax.
-fn proxied_response(
-    state: &AppState,
-    params: &Params<'_>,
-    audience: Audience,
-    proxied: &Proxied,
-) -> Response {
+fn proxied_response(params: &Params<'_>, caching: Caching, proxied: &Proxied) -> Response {
     let mut response = proxied.body.clone().into_response();
     let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, cache_time(state, params, audience));
+    h.insert(header::CACHE_CONTROL, cache_time(params, caching));
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("inline"),
@@ -437,20 +439,15 @@ fn encode_path(rest: &str) -> String {
 }
 
 /// R6.2: `?cacheTime=` verbatim when given, else `Accounts_AvatarCacheTime`.
-fn cache_time(state: &AppState, params: &Params<'_>, audience: Audience) -> HeaderValue {
+fn cache_time(params: &Params<'_>, caching: Caching) -> HeaderValue {
     params
         .cache_time
         .as_deref()
         .filter(|raw| !raw.is_empty())
         .and_then(|raw| {
-            HeaderValue::from_str(&format!("{}, max-age={raw}", audience.as_str())).ok()
+            HeaderValue::from_str(&format!("{}, max-age={raw}", caching.audience.as_str())).ok()
         })
-        .unwrap_or_else(|| {
-            max_age(
-                audience,
-                state.domain.settings.int(settings::AVATAR_CACHE_TIME),
-            )
-        })
+        .unwrap_or_else(|| max_age(caching.audience, caching.max_age))
 }
 
 /// `<audience>, max-age=<seconds>` for the configured cache time. Nearly every request sends the

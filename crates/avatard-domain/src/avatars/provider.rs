@@ -62,7 +62,8 @@ impl Avatars {
     /// The provider's URL template, when one is configured.
     pub(super) fn provider(&self) -> Option<String> {
         self.settings
-            .is_set(settings::AVATAR_EXTERNAL_PROVIDER_URL)
+            .avatar_serving()
+            .external_provider
             .then(|| self.settings.string(settings::AVATAR_EXTERNAL_PROVIDER_URL))
     }
 

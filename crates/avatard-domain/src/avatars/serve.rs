@@ -20,7 +20,6 @@ use crate::directory::{Displayed, Key};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::model::AvatarRecord;
-use crate::settings;
 
 /// `Last-Modified` of every generated initials image, and the `If-Modified-Since` value that gets a
 /// 304 for it (R6.4 step 6).
@@ -35,6 +34,8 @@ pub struct Representation {
     pub etag: String,
     /// `Last-Modified`, as Rocket.Chat sends it.
     pub last_modified: String,
+    /// For a stored avatar and its renditions, the avatar's version (its `avatarETag`).
+    pub version: Option<String>,
     /// The smaller of width and height, for a stored image; renditions are never larger.
     pub(super) shorter_side: Option<u32>,
     /// Whether a stored image is animated: renditions in formats that cannot animate are stills,
@@ -63,10 +64,9 @@ impl StoredFile {
 /// What the server shows for an avatar request.
 #[derive(Debug)]
 pub enum AvatarView {
-    /// An uploaded avatar (or a rendition of it); `version` is its `avatarETag`.
+    /// An uploaded avatar (or a rendition of it).
     Stored {
         image: Arc<Representation>,
-        version: String,
         /// The format was chosen from the request's `Accept` (no `?format=`): caches must
         /// `Vary: Accept`.
         negotiated: bool,
@@ -156,7 +156,7 @@ impl Avatars {
         if let Some(template) = self.provider() {
             return Ok(self.ask_provider(&template, requested).await);
         }
-        let use_name = self.settings.bool(settings::USE_NAME_AVATAR);
+        let use_name = self.settings.avatar_serving().use_name;
         if let Some(name) = requested.strip_prefix('@') {
             return self.initials(name, use_name, false, variant).await;
         }
@@ -195,7 +195,7 @@ impl Avatars {
         if let Some(view) = self.stored(&found, variant).await? {
             return Ok(view);
         }
-        if self.settings.bool(settings::USE_NAME_AVATAR) && !found.name.is_empty() {
+        if self.settings.avatar_serving().use_name && !found.name.is_empty() {
             self.initials(&found.name, true, true, variant).await
         } else {
             self.initials(&found.username, false, true, variant).await
@@ -251,11 +251,7 @@ impl Avatars {
         } else {
             self.rendition(&avatar, master, size, encoding).await?
         };
-        Ok(Some(AvatarView::Stored {
-            image,
-            version: avatar.etag.clone(),
-            negotiated,
-        }))
+        Ok(Some(AvatarView::Stored { image, negotiated }))
     }
 
     /// The current record names bytes that are gone: that breaks the store's invariant. Show
@@ -284,6 +280,7 @@ impl Avatars {
                 .map_or("application/octet-stream", avatard_imaging::Format::mime),
             etag: format!("\"{}\"", avatar.etag),
             last_modified: httpdate::fmt_http_date(avatar.uploaded_at.into()),
+            version: Some(avatar.etag.clone()),
             shorter_side: avatard_imaging::dimensions(&body).map(|(w, h)| w.min(h)),
             animated: avatard_imaging::frames(&body) > 1,
             body,
@@ -334,6 +331,7 @@ impl Avatars {
                         .map_or(master.content_type, Format::mime),
                     etag,
                     last_modified: master.last_modified.clone(),
+                    version: master.version.clone(),
                     shorter_side: avatard_imaging::dimensions(&body).map(|(w, h)| w.min(h)),
                     animated: avatard_imaging::frames(&body) > 1,
                     body,
@@ -421,6 +419,7 @@ impl Avatars {
                     body,
                     content_type,
                     last_modified: INITIALS_LAST_MODIFIED.to_owned(),
+                    version: None,
                     shorter_side: None,
                     animated: false,
                 }))

@@ -124,6 +124,13 @@ async fn scale_out_two_replicas_share_settings_and_permissions_within_moments() 
         started.elapsed()
     );
     assert!(propagated, "B never applied A's setting change");
+    // The settings every avatar request reads are kept apart from the others: they follow too.
+    a.set_setting("Accounts_AvatarCacheTime", json!(77)).await;
+    let propagated = wait_until(|| async {
+        b.avatar("/avatar/locked").await.headers()["cache-control"] == "public, max-age=77"
+    })
+    .await;
+    assert!(propagated, "B never applied A's cache time");
 
     let started = Instant::now();
     let (status, _) = a

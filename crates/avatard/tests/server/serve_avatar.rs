@@ -15,6 +15,30 @@ async fn text(server: &Server, path: &str) -> String {
 }
 
 #[tokio::test]
+async fn the_cache_time_setting_applies_to_the_next_request() {
+    let server = Server::start().await;
+    let user = server.create_user("cached").await;
+    assert_eq!(server.upload(&user, png(40, 40), "image/png").await.0, 200);
+    server
+        .set_setting("Accounts_AvatarCacheTime", json!(120))
+        .await;
+    for path in ["/avatar/cached", "/avatar/nobody", "/avatar/cached?size=20"] {
+        let response = server.avatar(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            response.headers()["cache-control"],
+            "public, max-age=120",
+            "{path}"
+        );
+    }
+    server
+        .set_setting("Accounts_AvatarCacheTime", json!(0))
+        .await;
+    let response = server.avatar("/avatar/cached").await;
+    assert_eq!(response.headers()["cache-control"], "public, max-age=0");
+}
+
+#[tokio::test]
 async fn unknown_names_get_initials_byte_for_byte() {
     let server = Server::start().await;
     let response = server.avatar("/avatar/arthur").await;
