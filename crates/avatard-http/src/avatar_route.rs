@@ -224,23 +224,72 @@ fn respond(
     } else {
         cache_time(params, caching)
     };
+    let prepared = prepared(image);
     let mut response = if not_modified(image, revalidate, headers) {
-        StatusCode::NOT_MODIFIED.into_response()
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        let h = response.headers_mut();
+        h.insert(header::CONTENT_DISPOSITION, INLINE);
+        h.insert(header::ETAG, prepared.etag.clone());
+        h.insert(header::LAST_MODIFIED, prepared.last_modified.clone());
+        response
     } else {
-        body_response(image, headers)
+        body_response(image, &prepared, headers)
     };
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, cache_control);
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("inline"),
-    );
-    h.insert(header::ETAG, header_value(&image.etag));
-    h.insert(header::LAST_MODIFIED, header_value(&image.last_modified));
     if negotiated {
-        h.append(header::VARY, HeaderValue::from_static("Accept"));
+        h.insert(header::VARY, ACCEPT);
+    } else {
+        h.remove(header::VARY);
     }
     response
+}
+
+const INLINE: HeaderValue = HeaderValue::from_static("inline");
+const ACCEPT: HeaderValue = HeaderValue::from_static("Accept");
+
+/// The headers of one representation that are the same on every response, made on its first
+/// response and kept with it ([`Representation::presentation`]).
+#[derive(Clone)]
+struct Prepared {
+    /// Every header a 200 for it can carry; `Cache-Control` and `Vary` hold placeholders the
+    /// request's values overwrite (or remove), so that filling them in never grows the map. A
+    /// clone of this map costs about two thirds of building one, and copies no validator.
+    full: HeaderMap,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+}
+
+impl Prepared {
+    fn of(image: &Representation) -> Prepared {
+        let etag = header_value(&image.etag);
+        let last_modified = header_value(&image.last_modified);
+        let mut full = HeaderMap::with_capacity(10);
+        full.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(image.content_type),
+        );
+        full.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        protect(&mut full);
+        full.insert(header::CONTENT_DISPOSITION, INLINE);
+        full.insert(header::ETAG, etag.clone());
+        full.insert(header::LAST_MODIFIED, last_modified.clone());
+        full.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        // Last: removing the last entry moves no other.
+        full.insert(header::VARY, ACCEPT);
+        Prepared {
+            full,
+            etag,
+            last_modified,
+        }
+    }
+}
+
+fn prepared(image: &Representation) -> Cow<'_, Prepared> {
+    image
+        .presentation
+        .get_or_init(|| Prepared::of(image))
+        .map_or_else(|| Cow::Owned(Prepared::of(image)), Cow::Borrowed)
 }
 
 /// The external provider's answer (R6.7): the common headers, overridden by the provider's, then
@@ -249,10 +298,7 @@ fn proxied_response(params: &Params<'_>, caching: Caching, proxied: &Proxied) ->
     let mut response = proxied.body.clone().into_response();
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, cache_time(params, caching));
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("inline"),
-    );
+    h.insert(header::CONTENT_DISPOSITION, INLINE);
     for (name, value) in &proxied.headers {
         h.insert(name, value.clone());
     }
@@ -336,7 +382,7 @@ fn mark_coding(mut response: Response) -> Response {
 
 /// The image, or the one byte range asked for (an unparseable or multi-range `Range` is ignored,
 /// as RFC 9110 allows; a stale `If-Range` gets the whole image).
-fn body_response(image: &Representation, headers: &HeaderMap) -> Response {
+fn body_response(image: &Representation, prepared: &Prepared, headers: &HeaderMap) -> Response {
     let range = headers
         .get(header::RANGE)
         .filter(|_| {
@@ -345,19 +391,14 @@ fn body_response(image: &Representation, headers: &HeaderMap) -> Response {
                 .is_none_or(|validator| validator.as_bytes() == image.etag.as_bytes())
         })
         .and_then(|value| HttpRange::try_from(value).ok());
-    let mut response = match range {
-        None => Response::new(Body::from(image.body.clone())),
-        Some(range) => ranged(image, range),
+    let Some(range) = range else {
+        let mut response = Response::new(Body::from(image.body.clone()));
+        *response.headers_mut() = prepared.full.clone();
+        return response;
     };
-    let h = response.headers_mut();
-    // Room for every header this response gets, so the map is not grown several times.
-    h.reserve(12);
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(image.content_type),
-    );
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    protect(h);
+    let mut response = ranged(image, range);
+    let content_range = std::mem::replace(response.headers_mut(), prepared.full.clone());
+    response.headers_mut().extend(content_range);
     response
 }
 

@@ -8,8 +8,10 @@
 //! needs no invalidation: a new avatar has a new key, and the directory entry that led to the old
 //! one is dropped by the avatar event that announced the change.
 
+use std::any::Any;
 use std::borrow::Cow;
-use std::sync::{Arc, RwLock, Weak};
+use std::fmt;
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use avatard_imaging::{AvatarOptions, Encoding, Format, Limits, initials};
 use bytes::Bytes;
@@ -36,11 +38,31 @@ pub struct Representation {
     pub last_modified: String,
     /// For a stored avatar and its renditions, the avatar's version (its `avatarETag`).
     pub version: Option<String>,
+    pub presentation: Presentation,
     /// The smaller of width and height, for a stored image; renditions are never larger.
     pub(super) shorter_side: Option<u32>,
     /// Whether a stored image is animated: renditions in formats that cannot animate are stills,
     /// so content negotiation does not offer those.
     pub(super) animated: bool,
+}
+
+/// What the layer that sends a representation derives from it once (avatard-http: its response
+/// headers), kept as long as the representation is. The domain never looks inside.
+#[derive(Default)]
+pub struct Presentation(OnceLock<Box<dyn Any + Send + Sync>>);
+
+impl Presentation {
+    /// The value `make` gave on first use; `None` if the slot holds another type (one layer
+    /// presents representations, so it never does).
+    pub fn get_or_init<T: Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Option<&T> {
+        self.0.get_or_init(|| Box::new(make())).downcast_ref()
+    }
+}
+
+impl fmt::Debug for Presentation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Presentation")
+    }
 }
 
 /// A user's stored file as last served, beside their directory entry; that entry is dropped when
@@ -281,6 +303,7 @@ impl Avatars {
             etag: format!("\"{}\"", avatar.etag),
             last_modified: httpdate::fmt_http_date(avatar.uploaded_at.into()),
             version: Some(avatar.etag.clone()),
+            presentation: Presentation::default(),
             shorter_side: avatard_imaging::dimensions(&body).map(|(w, h)| w.min(h)),
             animated: avatard_imaging::frames(&body) > 1,
             body,
@@ -332,6 +355,7 @@ impl Avatars {
                     etag,
                     last_modified: master.last_modified.clone(),
                     version: master.version.clone(),
+                    presentation: Presentation::default(),
                     shorter_side: avatard_imaging::dimensions(&body).map(|(w, h)| w.min(h)),
                     animated: avatard_imaging::frames(&body) > 1,
                     body,
@@ -420,6 +444,7 @@ impl Avatars {
                     content_type,
                     last_modified: INITIALS_LAST_MODIFIED.to_owned(),
                     version: None,
+                    presentation: Presentation::default(),
                     shorter_side: None,
                     animated: false,
                 }))
