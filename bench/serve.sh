@@ -79,7 +79,7 @@ fi
 # ---------------------------------------------------------------- build
 log "building avatard (release)"
 cargo build --release --locked -p avatard >&2
-AVATARD="$ROOT/target/release/avatard"
+AVATARD="${CARGO_TARGET_DIR:-$ROOT/target}/release/avatard"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/avatard-bench.XXXXXX")
 AVATARD_PID=
@@ -224,14 +224,16 @@ TARGETS=(
     "nginx static|$NGINX_URL/avatar.png|$NGINX_PID"
 )
 
-# CPU seconds (user + system) a process and its threads used, and its children (nginx's worker).
+# CPU ticks a process and its threads used, and its children (nginx's worker): "user system".
 cpu_ticks() {
-    local total=0 pid
+    local user=0 system=0 pid u s
     for pid in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
         # Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name.
-        total=$((total + $(sed 's/^.*) //' /proc/"$pid"/stat | awk '{print $12 + $13}')))
+        read -r u s < <(sed 's/^.*) //' /proc/"$pid"/stat | awk '{print $12, $13}')
+        user=$((user + u))
+        system=$((system + s))
     done
-    echo "$total"
+    echo "$user $system"
 }
 # Busy jiffies and total jiffies of one CPU from /proc/stat.
 core_ticks() {
@@ -295,19 +297,21 @@ for round in $(seq "$ROUNDS"); do
     for target in "${TARGETS[@]}"; do
         IFS='|' read -r name url pid <<<"$target"
         log "round $round/$ROUNDS, $name: $url"
-        cpu0=$(cpu_ticks "$pid")
+        read -r user0 system0 < <(cpu_ticks "$pid")
         read -r sb0 st0 < <(core_ticks "$SERVER_CPU")
         read -r lb0 lt0 < <(core_ticks "$LOADGEN_CPU")
         out="$TMP/load-${name// /-}-$round.out"
         read -r rps p99 errors < <(run_load "$url" "${ROUND_SECONDS}s" "$out")
         [ -n "$rps" ] || die "the load generator failed on $url (see $out)"
-        cpu1=$(cpu_ticks "$pid")
+        read -r user1 system1 < <(cpu_ticks "$pid")
         read -r sb1 st1 < <(core_ticks "$SERVER_CPU")
         read -r lb1 lt1 < <(core_ticks "$LOADGEN_CPU")
         loadgen_seconds=$(tail -1 "$out.time" | awk '{print $1 + $2}')
-        # name rps p99 errors server-cpu-ticks loadgen-cpu-seconds server-core-busy/total loadgen-core-busy/total
-        printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$name" "$rps" "$p99" "$errors" $((cpu1 - cpu0)) \
-            "$loadgen_seconds" $((sb1 - sb0)) $((st1 - st0)) $((lb1 - lb0)) $((lt1 - lt0)) >>"$TMP/rounds"
+        # name rps p99 errors server-cpu-ticks loadgen-cpu-seconds server-core-busy/total
+        # loadgen-core-busy/total server-user-ticks server-system-ticks
+        printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$name" "$rps" "$p99" "$errors" \
+            $((user1 - user0 + system1 - system0)) "$loadgen_seconds" $((sb1 - sb0)) $((st1 - st0)) \
+            $((lb1 - lb0)) $((lt1 - lt0)) $((user1 - user0)) $((system1 - system0)) >>"$TMP/rounds"
     done
 done
 
@@ -336,19 +340,23 @@ for name, runs in rounds.items():
     seconds = round_seconds * len(runs)
     total = lambda i: sum(r[i] for r in runs)
     pct = lambda busy, all_: f"{100 * busy / all_:.0f}" if all_ else "0"
+    requests = sum(r[0] for r in runs) * round_seconds
+    per_request = lambda i: f"{1e6 * total(i) / hz / requests:.1f}" if requests else "-"
     rows.append([name, f"{total(0) / len(runs):.0f}", f"{statistics.median(r[1] for r in runs):.2f}",
                  f"{total(2):.0f}", f"{100 * total(3) / hz / seconds:.0f}", f"{100 * total(4) / seconds:.0f}",
                  pct(total(5), total(6)), pct(total(7), total(8)),
-                 f"{min(r[0] for r in runs):,.0f}-{max(r[0] for r in runs):,.0f}"])
+                 f"{min(r[0] for r in runs):,.0f}-{max(r[0] for r in runs):,.0f}",
+                 f"{per_request(9)} + {per_request(10)} us"])
 bodies = {n: (t, s) for n, t, s in (line.rstrip("\n").split("|") for line in open(sys.argv[2]))}
 nginx = next(float(r[1]) for r in rows if r[0] == "nginx static")
-head = ("target", "body", "requests/s", "rounds", "p99 latency", "vs nginx", "errors", "server CPU", "load gen CPU", "cores busy")
+head = ("target", "body", "requests/s", "rounds", "p99 latency", "vs nginx", "errors", "server CPU",
+        "per request", "load gen CPU", "cores busy")
 table = []
-for name, rps, p99, errors, server_cpu, loadgen_cpu, server_core, loadgen_core, spread in rows:
+for name, rps, p99, errors, server_cpu, loadgen_cpu, server_core, loadgen_core, spread, per_request in rows:
     ctype, size = bodies[name]
     table.append((name, f"{size} B {ctype}", f"{float(rps):,.0f}", spread, f"{float(p99):.2f} ms",
-                  f"{float(rps) / nginx:.2f}x" if nginx else "-", errors, f"{server_cpu}%", f"{loadgen_cpu}%",
-                  f"{server_core}% / {loadgen_core}%"))
+                  f"{float(rps) / nginx:.2f}x" if nginx else "-", errors, f"{server_cpu}%", per_request,
+                  f"{loadgen_cpu}%", f"{server_core}% / {loadgen_core}%"))
 widths = [max(len(str(r[i])) for r in [head] + table) for i in range(len(head))]
 fmt = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
 print(fmt(head))
@@ -357,13 +365,15 @@ for r in table:
     print(fmt(r))
 print("requests/s: the mean over the rounds; rounds: the slowest and fastest round; p99: the median of the rounds'")
 print("server CPU, load gen CPU: the process's CPU time over the run (100% = one core);")
+print("per request: the server's CPU time per request, user + kernel (the kernel's share includes the TCP work of the")
+print("loopback delivery);")
 print("cores busy: the server's core / the load generator's core, all processes and interrupts included")
 print()
 ratio = {r[0]: float(r[1]) / nginx for r in rows}
 for name, goal in (("avatard stored", 1.0), ("avatard initials", 0.9)):
     verdict = "meets" if ratio[name] >= goal else "BELOW"
     print(f"{name}: {ratio[name]:.2f}x nginx, target >= {goal:.1f}x: {verdict}")
-for name, _, _, _, server_cpu, loadgen_cpu, server_core, loadgen_core, _ in rows:
+for name, _, _, _, server_cpu, loadgen_cpu, server_core, loadgen_core, _, _ in rows:
     others = max(int(server_core) - int(server_cpu), int(loadgen_core) - int(loadgen_cpu))
     if others > 10:
         print(f"warning: other work took {others}% of a core during {name!r}: the machine was not quiet")
