@@ -396,9 +396,16 @@ fn body_response(image: &Representation, prepared: &Prepared, headers: &HeaderMa
         *response.headers_mut() = prepared.full.clone();
         return response;
     };
+    // The ranged response's own headers describe an anonymous byte body (its content type is
+    // `application/octet-stream`): only its `Content-Range` is kept.
     let mut response = ranged(image, range);
-    let content_range = std::mem::replace(response.headers_mut(), prepared.full.clone());
-    response.headers_mut().extend(content_range);
+    let content_range = response.headers_mut().remove(header::CONTENT_RANGE);
+    *response.headers_mut() = prepared.full.clone();
+    if let Some(content_range) = content_range {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_RANGE, content_range);
+    }
     response
 }
 

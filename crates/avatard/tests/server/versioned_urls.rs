@@ -505,6 +505,9 @@ async fn byte_ranges_of_a_stored_avatar() {
     assert_eq!(got.header("content-range"), format!("bytes 0-9/{len}"));
     assert_eq!(got.header("content-length"), "10");
     assert_eq!(got.header("etag"), quoted(&etag));
+    // A part of the image is still described as the image.
+    assert_eq!(got.header("content-type"), "image/png");
+    assert_eq!(got.header("x-content-type-options"), "nosniff");
     assert_eq!(got.body, full.body[..10]);
 
     let got = get_with(&server, "/avatar/ranged", &[("Range", "bytes=-5")]).await;
@@ -523,6 +526,7 @@ async fn byte_ranges_of_a_stored_avatar() {
     .await;
     assert_eq!(got.status, 416);
     assert_eq!(got.header("content-range"), format!("bytes */{len}"));
+    assert_ne!(got.header("content-type"), "application/octet-stream");
 
     // If-Range: the current tag gets the range, a stale one the whole image.
     let got = get_with(
